@@ -1,0 +1,35 @@
+# ctest helper: fails unless every exported (dynamic, defined, global) symbol of the
+# shared library LIB is a tcodec_* function. Symbols starting with '_' belong to the
+# toolchain (_init, _fini, __bss_start, sanitizer and gcov runtimes) and are ignored.
+#   cmake -DNM=<nm> -DLIB=<libtcodec.so> -P CheckExports.cmake
+execute_process(COMMAND "${NM}" -D --defined-only "${LIB}"
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${LIB}: ${err}")
+endif()
+string(REPLACE "\n" ";" lines "${out}")
+set(bad "")
+set(good 0)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^[0-9a-fA-F]* *([A-Za-z]) (.+)$")
+    set(type "${CMAKE_MATCH_1}")
+    set(sym "${CMAKE_MATCH_2}")
+    if(type MATCHES "[a-z]" OR sym MATCHES "^_")
+      continue()
+    endif()
+    if(sym MATCHES "^tcodec_")
+      math(EXPR good "${good} + 1")
+    else()
+      list(APPEND bad "${sym}")
+    endif()
+  endif()
+endforeach()
+if(bad)
+  string(REPLACE ";" "\n  " bad "${bad}")
+  message(FATAL_ERROR "libtcodec exports symbols outside the tcodec_ namespace "
+    "(mark internal functions static, or rely on hidden visibility):\n  ${bad}")
+endif()
+if(good EQUAL 0)
+  message(FATAL_ERROR "libtcodec exports no tcodec_* symbol: is TCODEC_API missing?")
+endif()
+message(STATUS "${good} exported tcodec_* symbols, nothing else")

@@ -1,0 +1,265 @@
+/* Fetching streams (range, checksum, entropy stage) and decoding tensors. */
+#include <string.h>
+
+#include <zstd.h>
+
+#include "tc_reader.h"
+
+/* The bytes of a stream as stored; borrowed from memory sources. */
+static int tc_stream_stored(tcodec_reader *r, const tc_stream *s, const uint8_t **out,
+                            uint8_t **owned) {
+  *owned = NULL;
+  if (r->buf != NULL) {
+    *out = r->buf + s->off;
+    return TCODEC_OK;
+  }
+  if (s->size > SIZE_MAX) return tc_rfail(r, TCODEC_E_LIMIT, s->off, "stream too large");
+  *owned = tc_malloc(&r->mem, (size_t)s->size);
+  if (*owned == NULL)
+    return tc_rfail(r, TCODEC_E_NOMEM, s->off, "cannot allocate %llu bytes for a stream",
+                    (unsigned long long)s->size);
+  int rc = tc_rread(r, s->off, *owned, (size_t)s->size);
+  if (rc != 0) {
+    tc_free(&r->mem, *owned);
+    *owned = NULL;
+    return rc;
+  }
+  *out = *owned;
+  return TCODEC_OK;
+}
+
+static int tc_unzstd(tcodec_reader *r, const tc_stream *s, const char *what, const uint8_t *src,
+                     uint8_t *dst) {
+  unsigned long long fcs = ZSTD_getFrameContentSize(src, (size_t)s->size);
+  size_t frame = ZSTD_findFrameCompressedSize(src, (size_t)s->size);
+  if (ZSTD_isError(frame) || frame != s->size)
+    return tc_rfail(r, TCODEC_E_STREAM_CODER, s->off, "%s: not exactly one zstd frame", what);
+  if (fcs != s->len)
+    return tc_rfail(r, TCODEC_E_STREAM_CODER, s->off,
+                    "%s: zstd frame content size differs from declared %llu bytes", what,
+                    (unsigned long long)s->len);
+  size_t got = ZSTD_decompress(dst, (size_t)s->len, src, (size_t)s->size);
+  if (ZSTD_isError(got) || got != s->len)
+    return tc_rfail(r, TCODEC_E_STREAM_CODER, s->off, "%s: zstd: %s", what,
+                    ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output");
+  return TCODEC_OK;
+}
+
+int tc_stream_fetch(tcodec_reader *r, const tc_stream *s, const char *what, const uint8_t **out,
+                    void **owned) {
+  *out = NULL;
+  *owned = NULL;
+  if (s->coder != TCODEC_CODER_NONE && s->coder != TCODEC_CODER_ZSTD)
+    return tc_rfail(r, TCODEC_E_UNSUPPORTED_CODER, s->off,
+                    "%s uses entropy coder %u, which this reader (format %u.%u) does not know",
+                    what, s->coder, TCODEC_FORMAT_MAJOR, TCODEC_FORMAT_MINOR);
+  if (s->len > SIZE_MAX || s->len > r->limits[TCODEC_LIMIT_ALLOC_BYTES])
+    return tc_rfail(r, TCODEC_E_LIMIT, s->off, "%s: %llu decoded bytes exceed the limit", what,
+                    (unsigned long long)s->len);
+  const uint8_t *stored = NULL;
+  uint8_t *stored_owned = NULL;
+  int rc = tc_stream_stored(r, s, &stored, &stored_owned);
+  if (rc != 0) return rc;
+  if (tc_xxh3(stored, (size_t)s->size) != s->xxh3) {
+    tc_free(&r->mem, stored_owned);
+    return tc_rfail(r, TCODEC_E_STREAM_CHECKSUM, s->off, "%s: checksum mismatch", what);
+  }
+  if (s->coder == TCODEC_CODER_NONE) {
+    *out = stored;
+    *owned = stored_owned;
+    return TCODEC_OK;
+  }
+  uint8_t *dec = tc_malloc(&r->mem, (size_t)s->len);
+  if (dec == NULL) {
+    tc_free(&r->mem, stored_owned);
+    return tc_rfail(r, TCODEC_E_NOMEM, s->off, "%s: cannot allocate %llu bytes", what,
+                    (unsigned long long)s->len);
+  }
+  rc = tc_unzstd(r, s, what, stored, dec);
+  tc_free(&r->mem, stored_owned);
+  if (rc != 0) {
+    tc_free(&r->mem, dec);
+    return rc;
+  }
+  *out = dec;
+  *owned = dec;
+  return TCODEC_OK;
+}
+
+/* ---- tensors ---------------------------------------------------------- */
+
+static int tc_tensor_at(const tcodec_reader *r, size_t index, const tc_tensor **t) {
+  if (r == NULL) return TCODEC_E_ARG;
+  if (r->state != TC_R_OPEN) return TCODEC_E_BADSTATE;
+  if (index >= r->ntensors) return TCODEC_E_NOT_FOUND;
+  *t = &r->tensors[index];
+  return TCODEC_OK;
+}
+
+static int tc_ops_of(tcodec_reader *r, const tc_tensor *t, const tc_encoding_ops **ops) {
+  *ops = tc_encoding_find(t->enc);
+  if (*ops == NULL)
+    return tc_rfail(r, TCODEC_E_UNSUPPORTED_ENCODING, UINT64_MAX,
+                    "tensor '%.200s' uses encoding %d, which this reader (format %u.%u) does not know",
+                    t->name, t->enc, TCODEC_FORMAT_MAJOR, TCODEC_FORMAT_MINOR);
+  return TCODEC_OK;
+}
+
+int tcodec_reader_decoded_size(const tcodec_reader *r, size_t index, int output, uint64_t *size) {
+  const tc_tensor *t;
+  int rc = tc_tensor_at(r, index, &t);
+  if (rc != 0) return rc;
+  if (size == NULL) return TCODEC_E_ARG;
+  const tc_encoding_ops *ops = tc_encoding_find(t->enc);
+  if (ops == NULL) return TCODEC_E_UNSUPPORTED_ENCODING;
+  if (output == TCODEC_OUT_STREAM) return TCODEC_E_OUTPUT_FORMAT;
+  return ops->out_size(t, output, size);
+}
+
+static void tc_release_bufs(tcodec_reader *r, void *owned[TCODEC_ROLE_COUNT_]) {
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) tc_free(&r->mem, owned[role]);
+}
+
+static int tc_fetch_all(tcodec_reader *r, const tc_tensor *t, tc_bufs *in,
+                        void *owned[TCODEC_ROLE_COUNT_]) {
+  memset(in, 0, sizeof(*in));
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) {
+    owned[role] = NULL;
+    if (!t->s[role].present) continue;
+    char what[300];
+    snprintf(what, sizeof(what), "tensor '%.200s' stream %s", t->name, tcodec_role_name(role));
+    int rc = tc_stream_fetch(r, &t->s[role], what, &in->b[role], &owned[role]);
+    if (rc != 0) {
+      tc_release_bufs(r, owned);
+      return rc;
+    }
+    in->len[role] = t->s[role].len;
+  }
+  return TCODEC_OK;
+}
+
+int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, void *dst, size_t dst_cap) {
+  const tc_tensor *t;
+  int rc = tc_tensor_at(r, index, &t);
+  if (rc != 0) return rc;
+  const tc_encoding_ops *ops;
+  if ((rc = tc_ops_of(r, t, &ops)) != 0) return rc;
+  uint64_t need;
+  if (output == TCODEC_OUT_STREAM || (rc = ops->out_size(t, output, &need)) != 0)
+    return tc_rfail(r, TCODEC_E_OUTPUT_FORMAT, UINT64_MAX,
+                    "tensor '%.200s': output form %d does not exist for %s", t->name, output,
+                    ops->name);
+  if (dst == NULL && need != 0) return TCODEC_E_ARG;
+  if (need > dst_cap)
+    return tc_rfail(r, TCODEC_E_DST_SIZE, UINT64_MAX, "tensor '%.200s' needs %llu bytes, got %zu",
+                    t->name, (unsigned long long)need, dst_cap);
+  tc_bufs in;
+  void *owned[TCODEC_ROLE_COUNT_];
+  if ((rc = tc_fetch_all(r, t, &in, owned)) != 0) return rc;
+  rc = ops->decode(t, &in, output, dst);
+  tc_release_bufs(r, owned);
+  if (rc != 0) {
+    uint64_t off = UINT64_MAX; /* offset of the tensor's first stream */
+    for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
+      if (t->s[role].present && t->s[role].off < off) off = t->s[role].off;
+    return tc_rfail(r, rc, off, "tensor '%.200s': %s payload is inconsistent", t->name,
+                    ops->name);
+  }
+  return TCODEC_OK;
+}
+
+int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role, uint64_t *size) {
+  const tc_tensor *t;
+  int rc = tc_tensor_at(r, index, &t);
+  if (rc != 0) return rc;
+  if (size == NULL || role < 0 || role >= TCODEC_ROLE_COUNT_) return TCODEC_E_ARG;
+  if (!t->s[role].present) return TCODEC_E_NOT_FOUND;
+  *size = t->s[role].len;
+  return TCODEC_OK;
+}
+
+int tcodec_reader_decode_stream(tcodec_reader *r, size_t index, int role, void *dst,
+                                size_t dst_cap) {
+  uint64_t len;
+  int rc = tcodec_reader_stream_size(r, index, role, &len);
+  if (rc != 0) return rc;
+  const tc_tensor *t = &r->tensors[index];
+  if (len > dst_cap)
+    return tc_rfail(r, TCODEC_E_DST_SIZE, UINT64_MAX, "stream needs %llu bytes, got %zu",
+                    (unsigned long long)len, dst_cap);
+  if (dst == NULL && len != 0) return TCODEC_E_ARG;
+  char what[300];
+  snprintf(what, sizeof(what), "tensor '%.200s' stream %s", t->name, tcodec_role_name(role));
+  const uint8_t *p;
+  void *owned;
+  if ((rc = tc_stream_fetch(r, &t->s[role], what, &p, &owned)) != 0) return rc;
+  if (len != 0) memcpy(dst, p, (size_t)len);
+  tc_free(&r->mem, owned);
+  return TCODEC_OK;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+int tcodec_reader_section_read(tcodec_reader *r, size_t index, void *dst, size_t dst_cap) {
+  if (r == NULL) return TCODEC_E_ARG;
+  if (r->state != TC_R_OPEN) return TCODEC_E_BADSTATE;
+  if (index >= r->nsections) return TCODEC_E_NOT_FOUND;
+  const tc_section *s = &r->sections[index];
+  if (s->s.len > dst_cap) return TCODEC_E_DST_SIZE;
+  if (dst == NULL && s->s.len != 0) return TCODEC_E_ARG;
+  char what[300];
+  snprintf(what, sizeof(what), "section %zu ('%.200s')", index, s->type);
+  const uint8_t *p;
+  void *owned;
+  int rc = tc_stream_fetch(r, &s->s, what, &p, &owned);
+  if (rc != 0) return rc;
+  if (s->s.len != 0) memcpy(dst, p, (size_t)s->s.len);
+  tc_free(&r->mem, owned);
+  return TCODEC_OK;
+}
+
+/* ---- verify ----------------------------------------------------------- */
+
+static int tc_verify_tensor(tcodec_reader *r, size_t i) {
+  const tc_tensor *t = &r->tensors[i];
+  const tc_encoding_ops *ops;
+  int rc = tc_ops_of(r, t, &ops);
+  if (rc != 0) return rc;
+  uint64_t need;
+  if ((rc = ops->out_size(t, TCODEC_OUT_F32, &need)) != 0) return rc;
+  /* Decode to f32 in bounded chunks would need streaming decoders; decoding whole
+   * is simpler and bounded by the allocation limit. */
+  if (need > SIZE_MAX) return tc_rfail(r, TCODEC_E_LIMIT, UINT64_MAX, "tensor too large");
+  void *tmp = tc_malloc(&r->mem, (size_t)need);
+  if (tmp == NULL)
+    return tc_rfail(r, TCODEC_E_NOMEM, UINT64_MAX, "tensor '%.200s': %llu bytes", t->name,
+                    (unsigned long long)need);
+  rc = tcodec_reader_decode(r, i, TCODEC_OUT_F32, tmp, (size_t)need);
+  tc_free(&r->mem, tmp);
+  return rc;
+}
+
+int tcodec_reader_verify(tcodec_reader *r, size_t *bad_index) {
+  if (r == NULL) return TCODEC_E_ARG;
+  if (r->state != TC_R_OPEN) return TCODEC_E_BADSTATE;
+  for (size_t i = 0; i < r->nsections; i++) {
+    char what[300];
+    snprintf(what, sizeof(what), "section %zu ('%.200s')", i, r->sections[i].type);
+    const uint8_t *p;
+    void *owned;
+    int rc = tc_stream_fetch(r, &r->sections[i].s, what, &p, &owned);
+    tc_free(&r->mem, owned);
+    if (rc != 0) {
+      if (bad_index != NULL) *bad_index = SIZE_MAX;
+      return rc;
+    }
+  }
+  for (size_t i = 0; i < r->ntensors; i++) {
+    int rc = tc_verify_tensor(r, i);
+    if (rc != 0) {
+      if (bad_index != NULL) *bad_index = i;
+      return rc;
+    }
+  }
+  return TCODEC_OK;
+}

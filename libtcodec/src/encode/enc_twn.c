@@ -1,0 +1,229 @@
+/* Quantizers for tcodec_writer_add_f32. TCODEC_Q_TWN: Ternary Weight Networks
+ * (Li & Liu 2016). Per scale unit: delta = threshold * mean|w|; w > delta -> +1,
+ * w < -delta -> -1, else 0; scale = mean |w| of the weights given a nonzero symbol
+ * (symmetric), or w_p / w_n = mean of the positive / |negative| ones (asymmetric).
+ * Sums are in double, in index order, so the result is deterministic. The streams
+ * are then built by tc_encode_quantized. TCODEC_Q_LOSSLESS is the writer's job. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tc_enc.h"
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
+  if (err != NULL && err_cap > 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_cap, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* Per-unit sums. */
+typedef struct twn_acc {
+  double abs_sum, pos_sum, neg_sum; /* |w| of all; w of +1; |w| of -1 */
+  uint64_t count, pos_count, neg_count;
+  double delta;
+} twn_acc;
+
+/* Walks the unit of each element in index order without divisions. */
+typedef struct unit_it {
+  uint64_t u, left, inner, wrap;
+} unit_it;
+
+static void unit_it_init(unit_it *it, unsigned ndim, const uint64_t *shape, const tc_params *p) {
+  it->inner = UINT64_MAX; /* tensor: never advances */
+  it->wrap = UINT64_MAX;
+  if (p->gran == TCODEC_GRAN_CHANNEL) {
+    it->inner = tc_inner(ndim, shape, p->axis);
+    it->wrap = shape[p->axis];
+  } else if (p->gran == TCODEC_GRAN_GROUP) {
+    it->inner = p->group;
+  }
+  it->u = 0;
+  it->left = it->inner;
+}
+
+static inline void unit_it_next(unit_it *it) {
+  if (--it->left != 0) return;
+  it->left = it->inner;
+  if (++it->u == it->wrap) it->u = 0;
+}
+
+typedef struct twn {
+  unsigned ndim;
+  const uint64_t *shape;
+  uint64_t n;
+  const float *src;
+  tc_params p; /* gran, axis, group, units, sym, sdtype */
+  twn_acc *acc;
+  int8_t *sym;
+  uint8_t *scales;
+  char *err;
+  size_t err_cap;
+} twn;
+
+/* Pass 1: reject NaN/Inf, sum |w| per unit, then delta. */
+static int twn_delta(twn *t, double threshold) {
+  unit_it it;
+  unit_it_init(&it, t->ndim, t->shape, &t->p);
+  for (uint64_t i = 0; i < t->n; i++, unit_it_next(&it)) {
+    float w = t->src[i];
+    if (!isfinite(w))
+      return say(t->err, t->err_cap, TCODEC_E_VALUE, "value at index %llu is not finite",
+                 (unsigned long long)i);
+    t->acc[it.u].abs_sum += w < 0 ? -(double)w : (double)w;
+    t->acc[it.u].count++;
+  }
+  for (uint64_t u = 0; u < t->p.units; u++) {
+    twn_acc *a = &t->acc[u];
+    a->delta = a->count ? threshold * (a->abs_sum / (double)a->count) : 0.0;
+  }
+  return 0;
+}
+
+/* Pass 2: symbols, and the sums their scales come from. */
+static void twn_assign(twn *t) {
+  unit_it it;
+  unit_it_init(&it, t->ndim, t->shape, &t->p);
+  for (uint64_t i = 0; i < t->n; i++, unit_it_next(&it)) {
+    double w = t->src[i];
+    twn_acc *a = &t->acc[it.u];
+    int8_t s = w > a->delta ? 1 : w < -a->delta ? -1 : 0;
+    t->sym[i] = s;
+    if (s > 0) {
+      a->pos_sum += w;
+      a->pos_count++;
+    } else if (s < 0) {
+      a->neg_sum -= w;
+      a->neg_count++;
+    }
+  }
+}
+
+/* double -> f32 rounded to odd: rounding that to f16/bf16 (RNE) then equals rounding
+ * the double directly, avoiding double rounding. */
+static float f32_round_odd(double d) {
+  float f = (float)d;
+  if ((double)f == d || !isfinite(f)) return f;
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  if ((f < 0 ? -(double)f : (double)f) > (d < 0 ? -d : d)) b--; /* toward zero */
+  b |= 1;
+  memcpy(&f, &b, 4);
+  return f;
+}
+
+/* Store scale v (>= 0) as value j of the SCALES bytes, in sdtype (RNE). */
+static int store_scale(twn *t, uint64_t j, double v) {
+  float f = t->p.sdtype == TCODEC_F32 ? (float)v : f32_round_odd(v);
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  if (t->p.sdtype == TCODEC_F32) {
+    tc_put32(t->scales + 4 * j, b);
+  } else {
+    uint16_t h = t->p.sdtype == TCODEC_F16 ? tc_f32_to_f16(f) : tc_f32_to_bf16(f);
+    tc_put16(t->scales + 2 * j, h);
+    f = t->p.sdtype == TCODEC_F16 ? tc_f16_to_f32(h) : tc_bf16_to_f32(h);
+  }
+  if (!isfinite(f))
+    return say(t->err, t->err_cap, TCODEC_E_VALUE, "scale %g overflows the scale dtype", v);
+  return 0;
+}
+
+static double mean(double sum, uint64_t count) { return count ? sum / (double)count : 0.0; }
+
+/* Pass 3: scales, in the order tcodec_quantized.scales expects. */
+static int twn_scales(twn *t) {
+  int rc = 0;
+  for (uint64_t u = 0; rc == 0 && u < t->p.units; u++) {
+    const twn_acc *a = &t->acc[u];
+    if (t->p.sym) {
+      rc = store_scale(t, u, mean(a->pos_sum + a->neg_sum, a->pos_count + a->neg_count));
+      continue;
+    }
+    rc = store_scale(t, 2 * u, mean(a->pos_sum, a->pos_count));
+    if (rc == 0) rc = store_scale(t, 2 * u + 1, mean(a->neg_sum, a->neg_count));
+  }
+  return rc;
+}
+
+static int twn_alloc(tc_mem *m, twn *t) {
+  uint64_t nscales;
+  size_t ssize = tcodec_dtype_size(t->p.sdtype);
+  if (t->n > SIZE_MAX || t->p.units > SIZE_MAX / sizeof(twn_acc) ||
+      tc_mul_u64(t->p.units, (t->p.sym ? 1u : 2u) * ssize, &nscales) != 0 || nscales > SIZE_MAX)
+    return say(t->err, t->err_cap, TCODEC_E_OVERFLOW, "tensor is too large");
+  t->acc = tc_calloc(m, (size_t)t->p.units + 1, sizeof(twn_acc));
+  t->sym = tc_malloc(m, (size_t)t->n);
+  t->scales = tc_malloc(m, (size_t)nscales);
+  if (t->acc == NULL || t->sym == NULL || t->scales == NULL)
+    return say(t->err, t->err_cap, TCODEC_E_NOMEM, "out of memory");
+  return 0;
+}
+
+static int twn_check(const tcodec_request *req, int dtype, tc_params *p, char *err,
+                     size_t err_cap) {
+  if (dtype != TCODEC_F64 && dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)
+    return say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d",
+               dtype);
+  if (!(req->threshold >= 0.0 && isfinite(req->threshold)))
+    return say(err, err_cap, TCODEC_E_PARAMS, "TWN threshold %g is not finite and >= 0",
+               req->threshold);
+  if (req->scale_dtype != TCODEC_F32 && req->scale_dtype != TCODEC_F16 &&
+      req->scale_dtype != TCODEC_BF16)
+    return say(err, err_cap, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16",
+               req->scale_dtype);
+  memset(p, 0, sizeof *p);
+  p->gran = req->granularity;
+  p->axis = req->axis;
+  p->group = req->group_size;
+  p->sym = req->symmetric != 0;
+  p->sdtype = req->scale_dtype;
+  return 0;
+}
+
+static int twn_run(tc_mem *m, int dtype, twn *t, double threshold, tc_encoded *out) {
+  int rc = twn_alloc(m, t);
+  if (rc == 0) rc = twn_delta(t, threshold);
+  if (rc != 0) return rc;
+  twn_assign(t);
+  rc = twn_scales(t);
+  if (rc != 0) return rc;
+  tcodec_quantized q;
+  memset(&q, 0, sizeof q);
+  q.encoding = TCODEC_ENC_TERNARY;
+  q.granularity = t->p.gran;
+  q.axis = t->p.axis;
+  q.group_size = t->p.group;
+  q.symmetric = t->p.sym;
+  q.scale_dtype = t->p.sdtype;
+  q.scales = t->scales;
+  q.symbols = t->sym;
+  return tc_encode_quantized(m, dtype, t->ndim, t->shape, t->n, &q, out, t->err, t->err_cap);
+}
+
+int tc_quantize_f32(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
+                    const float *src, const tcodec_request *req, tc_encoded *out, char *err,
+                    size_t err_cap) {
+  if (out == NULL) return say(err, err_cap, TCODEC_E_ARG, "no output");
+  memset(out, 0, sizeof *out);
+  if (req == NULL || (nelem > 0 && src == NULL) || (ndim > 0 && shape == NULL))
+    return say(err, err_cap, TCODEC_E_ARG, "request, values or shape is NULL");
+  if (req->method != TCODEC_Q_TWN)
+    return say(err, err_cap, TCODEC_E_ARG, "quantization method %d is not handled here",
+               req->method);
+  twn t = {ndim, shape, nelem, src, {0}, NULL, NULL, NULL, err, err_cap};
+  int rc = twn_check(req, dtype, &t.p, err, err_cap);
+  if (rc == 0) rc = tc_enc_units(ndim, shape, nelem, &t.p, err, err_cap);
+  if (rc == 0) rc = twn_run(m, dtype, &t, req->threshold, out);
+  if (t.acc != NULL) tc_free(m, t.acc);
+  if (t.sym != NULL) tc_free(m, t.sym);
+  if (t.scales != NULL) tc_free(m, t.scales);
+  return rc;
+}
