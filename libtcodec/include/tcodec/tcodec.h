@@ -294,6 +294,10 @@ TCODEC_API int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, 
 /** Whether tensor `index` has a stream of `role`, and its decoded size. */
 TCODEC_API int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role,
                                          uint64_t *size);
+/** Stored size (in the file), decoded size and entropy coder of one stream of
+ *  tensor `index`; TCODEC_E_NOT_FOUND if the encoding has no such stream. Outs may be NULL. */
+TCODEC_API int tcodec_reader_stream_info(const tcodec_reader *r, size_t index, int role,
+                                         uint64_t *stored, uint64_t *decoded, int *coder);
 /** Compact form: the bytes of one stream (mask, signs, scales, codes...) after
  *  the entropy stage, exactly as the spec lays them out. */
 TCODEC_API int tcodec_reader_decode_stream(tcodec_reader *r, size_t index, int role, void *dst,
@@ -312,7 +316,7 @@ typedef int (*tcodec_write_fn)(void *user, const void *src, size_t src_size);
 
 typedef enum tcodec_wparam {
   TCODEC_WP_CODER = 1,       /* default entropy stage: TCODEC_CODER_*; default AUTO */
-  TCODEC_WP_ZSTD_LEVEL = 2,  /* 1..22; default 19 */
+  TCODEC_WP_ZSTD_LEVEL = 2,  /* 1..22; default 9 */
   TCODEC_WP_BYTE_GROUP = 3,  /* raw floats: 0/1 byte-plane grouping; default 1 */
   TCODEC_WP_DETECT = 4,      /* lossless add: detect exact ternary/binary; default 1 */
   TCODEC_WP_ALIGNMENT = 5    /* payload alignment, power of two >= 64; default 64 */

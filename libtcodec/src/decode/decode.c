@@ -99,7 +99,7 @@ static int tc_tensor_at(const tcodec_reader *r, size_t index, const tc_tensor **
 static int tc_ops_of(tcodec_reader *r, const tc_tensor *t, const tc_encoding_ops **ops) {
   *ops = tc_encoding_find(t->enc);
   if (*ops == NULL)
-    return tc_rfail(r, TCODEC_E_UNSUPPORTED_ENCODING, UINT64_MAX,
+    return tc_rfail(r, TCODEC_E_UNSUPPORTED_ENCODING, r->dir_offset,
                     "tensor '%.200s' uses encoding %d, which this reader (format %u.%u) does not know",
                     t->name, t->enc, TCODEC_FORMAT_MAJOR, TCODEC_FORMAT_MINOR);
   return TCODEC_OK;
@@ -138,6 +138,50 @@ static int tc_fetch_all(tcodec_reader *r, const tc_tensor *t, tc_bufs *in,
   return TCODEC_OK;
 }
 
+/* Bits used by each bit stream of a tensor of a known quantized encoding. */
+static void tc_stream_bits(const tc_tensor *t, uint64_t bits[TCODEC_ROLE_COUNT_]) {
+  const tc_params *p = &t->p;
+  uint64_t fsize = t->ndim > 0 && t->shape[0] != 0 ? t->nelem / t->shape[0] : 0;
+  memset(bits, 0, TCODEC_ROLE_COUNT_ * sizeof(uint64_t));
+  switch (t->enc) {
+    case TCODEC_ENC_TERNARY:
+      bits[TCODEC_ROLE_MASK] = t->nelem;
+      bits[TCODEC_ROLE_SIGNS] = p->nnz;
+      break;
+    case TCODEC_ENC_BINARY: bits[TCODEC_ROLE_SIGNS] = t->nelem; break;
+    case TCODEC_ENC_KBIT: /* lengths were validated at open: no overflow */
+      bits[TCODEC_ROLE_MASK] = p->sparse ? t->nelem : 0;
+      bits[TCODEC_ROLE_CODES] = (p->sparse ? p->nnz : t->nelem) * p->bits;
+      break;
+    case TCODEC_ENC_HYBRID:
+      bits[TCODEC_ROLE_KINDS] = t->ndim > 0 ? t->shape[0] : 0;
+      bits[TCODEC_ROLE_MASK] = p->nter * fsize;
+      bits[TCODEC_ROLE_SIGNS] = p->nnz;
+      break;
+    default: break;
+  }
+}
+
+/* Spec step T3, stream by stream in ascending role id: padding bits zero, mask
+ * popcount = nnz, kinds popcount = nter, zero points < 2^bits. Returns the role
+ * at fault or -1. */
+static int tc_check_content(const tc_tensor *t, const tc_bufs *in) {
+  uint64_t bits[TCODEC_ROLE_COUNT_];
+  tc_stream_bits(t, bits);
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) {
+    if (!t->s[role].present) continue;
+    const uint8_t *b = in->b[role];
+    if (bits[role] != 0 && !tc_pad_is_zero(b, bits[role])) return role;
+    if (role == TCODEC_ROLE_MASK && bits[role] != 0 && tc_popcount(b, bits[role]) != t->p.nnz)
+      return role;
+    if (role == TCODEC_ROLE_KINDS && tc_popcount(b, bits[role]) != t->p.nter) return role;
+    if (role == TCODEC_ROLE_ZEROS)
+      for (uint64_t u = 0; u < in->len[role]; u++)
+        if (b[u] >> t->p.bits != 0) return role;
+  }
+  return -1;
+}
+
 int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, void *dst, size_t dst_cap) {
   const tc_tensor *t;
   int rc = tc_tensor_at(r, index, &t);
@@ -156,16 +200,21 @@ int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, void *dst, 
   tc_bufs in;
   void *owned[TCODEC_ROLE_COUNT_];
   if ((rc = tc_fetch_all(r, t, &in, owned)) != 0) return rc;
+  int bad_role = tc_check_content(t, &in);
+  if (bad_role >= 0) {
+    tc_release_bufs(r, owned);
+    return tc_rfail(r, TCODEC_E_PAYLOAD, t->s[bad_role].off,
+                    "tensor '%.200s': stream %s breaks the %s content rules", t->name,
+                    tcodec_role_name(bad_role), ops->name);
+  }
   rc = ops->decode(t, &in, output, dst);
   tc_release_bufs(r, owned);
-  if (rc != 0) {
-    uint64_t off = UINT64_MAX; /* offset of the tensor's first stream */
+  if (rc != 0) /* the content check above should have caught it: report the first stream */
     for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
-      if (t->s[role].present && t->s[role].off < off) off = t->s[role].off;
-    return tc_rfail(r, rc, off, "tensor '%.200s': %s payload is inconsistent", t->name,
-                    ops->name);
-  }
-  return TCODEC_OK;
+      if (t->s[role].present)
+        return tc_rfail(r, rc, t->s[role].off, "tensor '%.200s': %s payload is inconsistent",
+                        t->name, ops->name);
+  return rc;
 }
 
 int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role, uint64_t *size) {
@@ -175,6 +224,19 @@ int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role, ui
   if (size == NULL || role < 0 || role >= TCODEC_ROLE_COUNT_) return TCODEC_E_ARG;
   if (!t->s[role].present) return TCODEC_E_NOT_FOUND;
   *size = t->s[role].len;
+  return TCODEC_OK;
+}
+
+int tcodec_reader_stream_info(const tcodec_reader *r, size_t index, int role, uint64_t *stored,
+                              uint64_t *decoded, int *coder) {
+  const tc_tensor *t;
+  int rc = tc_tensor_at(r, index, &t);
+  if (rc != 0) return rc;
+  if (role < 0 || role >= TCODEC_ROLE_COUNT_) return TCODEC_E_ARG;
+  if (!t->s[role].present) return TCODEC_E_NOT_FOUND;
+  if (stored != NULL) *stored = t->s[role].size;
+  if (decoded != NULL) *decoded = t->s[role].len;
+  if (coder != NULL) *coder = (int)t->s[role].coder;
   return TCODEC_OK;
 }
 

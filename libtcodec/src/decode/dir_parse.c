@@ -189,15 +189,16 @@ static int tc_parse_stream(tc_dp *d, const cbor_item_t *m, tc_stream *s) {
   s->role = (uint32_t)role;
   s->coder = (uint32_t)coder;
   s->present = 1;
-  if (coder == TCODEC_CODER_NONE && s->size != s->len)
-    return tc_schema(d, TCODEC_E_DIR_SCHEMA, "stored stream of %llu bytes declares len %llu",
-                     (unsigned long long)s->size, (unsigned long long)s->len);
   uint64_t end;
   if (s->off < TC_HEADER_SIZE || s->off % d->r->align != 0 ||
       tc_add_u64(s->off, s->size, &end) != 0 || end > d->r->dir_offset)
     return tc_rfail(d->r, TCODEC_E_STREAM_RANGE, s->off,
                     "%s: stream [%llu, +%llu) is misaligned or outside the payload area", d->where,
                     (unsigned long long)s->off, (unsigned long long)s->size);
+  if (coder == TCODEC_CODER_NONE && s->size != s->len)
+    return tc_rfail(d->r, TCODEC_E_STREAM_SIZE, s->off,
+                    "%s: stored stream of %llu bytes declares len %llu", d->where,
+                    (unsigned long long)s->size, (unsigned long long)s->len);
   return tc_add_range(d, s->off, s->size);
 }
 
@@ -243,7 +244,8 @@ static void tc_store_param(tc_params *p, const tc_pkey *k, uint64_t v) {
   }
 }
 
-/* Keys each known encoding requires (axis/group/nnz added by context below). */
+/* Keys each known encoding requires (axis, group and k-bit nnz depend on other
+ * values and are added once those are read). */
 static unsigned tc_required_keys(const tc_tensor *t) {
   switch (t->enc) {
     case TCODEC_ENC_TERNARY: return K_GRAN | K_SYM | K_SDTYPE | K_NNZ;
@@ -254,37 +256,49 @@ static unsigned tc_required_keys(const tc_tensor *t) {
   }
 }
 
-static int tc_parse_params(tc_dp *d, const cbor_item_t *m, tc_tensor *t) {
-  unsigned have = 0;
-  memset(&t->p, 0, sizeof(t->p));
-  if (m != NULL) {
-    if (!cbor_isa_map(m)) return tc_schema(d, TCODEC_E_DIR_SCHEMA, "\"params\" is not a map");
-    for (size_t i = 0; i < sizeof(tc_pkeys) / sizeof(tc_pkeys[0]); i++) {
-      const tc_pkey *k = &tc_pkeys[i];
-      uint64_t v = 0;
-      int b = 0, found = 0, rc;
-      rc = k->is_bool ? tc_get_bool(d, m, k->key, &b, &found)
-                      : tc_get_uint(d, m, k->key, 0, &v, &found);
-      if (rc != 0) return rc;
-      if (!found) continue;
-      if (k->is_bool) v = (uint64_t)b;
-      if (v > k->max)
-        return tc_schema(d, TCODEC_E_PARAMS, "param \"%s\" = %llu is out of range", k->key,
-                         (unsigned long long)v);
-      tc_store_param(&t->p, k, v);
-      have |= k->bit;
+/* Read the params in `keys` that are present; a wrong type or a value beyond the
+ * field's width is E_PARAMS, a missing key of `required` too. */
+static int tc_read_params(tc_dp *d, const cbor_item_t *m, unsigned keys, unsigned required,
+                          tc_params *p) {
+  for (size_t i = 0; i < sizeof(tc_pkeys) / sizeof(tc_pkeys[0]); i++) {
+    const tc_pkey *k = &tc_pkeys[i];
+    if (!(keys & k->bit)) continue;
+    cbor_item_t *it = NULL;
+    int rc = m != NULL ? tc_map_get(d, m, k->key, &it) : 0;
+    if (rc != 0) return rc;
+    if (it == NULL) {
+      if (required & k->bit) return tc_schema(d, TCODEC_E_PARAMS, "missing param \"%s\"", k->key);
+      continue;
     }
+    uint64_t v;
+    if (k->is_bool ? !cbor_is_bool(it) : !cbor_isa_uint(it))
+      return tc_schema(d, TCODEC_E_PARAMS, "param \"%s\" is not %s", k->key,
+                       k->is_bool ? "a bool" : "an unsigned integer");
+    v = k->is_bool ? (uint64_t)cbor_get_bool(it) : cbor_get_int(it);
+    if (v > k->max)
+      return tc_schema(d, TCODEC_E_PARAMS, "param \"%s\" = %llu is out of range", k->key,
+                       (unsigned long long)v);
+    tc_store_param(p, k, v);
   }
-  unsigned need = tc_required_keys(t);
-  if ((need & K_GRAN) && (have & K_GRAN)) {
-    if (t->p.gran == TCODEC_GRAN_CHANNEL) need |= K_AXIS;
-    if (t->p.gran == TCODEC_GRAN_GROUP) need |= K_GROUP;
-  }
-  if (t->enc == TCODEC_ENC_KBIT && t->p.sparse) need |= K_NNZ;
-  for (size_t i = 0; i < sizeof(tc_pkeys) / sizeof(tc_pkeys[0]); i++)
-    if ((need & tc_pkeys[i].bit) && !(have & tc_pkeys[i].bit))
-      return tc_schema(d, TCODEC_E_PARAMS, "missing param \"%s\"", tc_pkeys[i].key);
   return TCODEC_OK;
+}
+
+/* Params of a known encoding: only the keys that apply to it are read (others
+ * are ignored, as unknown keys are). */
+static int tc_parse_params(tc_dp *d, const cbor_item_t *m, tc_tensor *t) {
+  memset(&t->p, 0, sizeof(t->p));
+  if (m != NULL && !cbor_isa_map(m))
+    return tc_schema(d, TCODEC_E_DIR_SCHEMA, "\"params\" is not a map");
+  if (tc_encoding_find(t->enc) == NULL) return TCODEC_OK;
+  unsigned need = tc_required_keys(t);
+  unsigned keys = t->enc == TCODEC_ENC_RAW ? (unsigned)K_BG : need;
+  int rc = tc_read_params(d, m, keys, need, &t->p);
+  if (rc != 0) return rc;
+  unsigned more = 0;
+  if ((need & K_GRAN) && t->p.gran == TCODEC_GRAN_CHANNEL) more |= K_AXIS;
+  if ((need & K_GRAN) && t->p.gran == TCODEC_GRAN_GROUP) more |= K_GROUP;
+  if (t->enc == TCODEC_ENC_KBIT && t->p.sparse) more |= K_NNZ;
+  return more ? tc_read_params(d, m, more, more, &t->p) : TCODEC_OK;
 }
 
 static int tc_parse_shape(tc_dp *d, const cbor_item_t *a, tc_tensor *t) {
@@ -339,15 +353,16 @@ static int tc_parse_streams(tc_dp *d, const cbor_item_t *a, tc_tensor *t) {
   int need[TCODEC_ROLE_COUNT_] = {0};
   int rc = ops->layout(t, need_len, need);
   if (rc != 0) return tc_schema(d, rc, "parameters are invalid for %s", ops->name);
-  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) {
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
     if (need[role] != t->s[role].present)
       return tc_schema(d, TCODEC_E_DIR_SCHEMA, "stream %s is %s", tcodec_role_name(role),
                        need[role] ? "missing" : "not part of this encoding");
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
     if (need[role] && t->s[role].len != need_len[role])
-      return tc_schema(d, TCODEC_E_STREAM_SIZE, "stream %s declares %llu bytes, encoding implies %llu",
-                       tcodec_role_name(role), (unsigned long long)t->s[role].len,
-                       (unsigned long long)need_len[role]);
-  }
+      return tc_rfail(d->r, TCODEC_E_STREAM_SIZE, t->s[role].off,
+                      "%s: stream %s declares %llu bytes, the encoding implies %llu", d->where,
+                      tcodec_role_name(role), (unsigned long long)t->s[role].len,
+                      (unsigned long long)need_len[role]);
   return TCODEC_OK;
 }
 
@@ -361,15 +376,13 @@ static int tc_parse_tensor(tc_dp *d, size_t idx, const cbor_item_t *m, tc_tensor
   if ((rc = tc_dup_text(d, name, "name", TC_MAX_NAME, &t->name)) != 0) return rc;
   if (t->name[0] == '\0') return tc_schema(d, TCODEC_E_DIR_SCHEMA, "empty name");
   snprintf(d->where, sizeof(d->where), "tensor %zu ('%.100s')", idx, t->name);
-  uint64_t dtype, enc;
+  uint64_t dtype = 0, enc = 0;
   if ((rc = tc_get_uint(d, m, "dtype", 1, &dtype, NULL)) != 0) return rc;
-  if (dtype == 0 || dtype >= TCODEC_DTYPE_COUNT_)
-    return tc_schema(d, TCODEC_E_UNSUPPORTED_DTYPE, "dtype id %llu is unknown", (unsigned long long)dtype);
   if ((rc = tc_get_uint(d, m, "enc", 1, &enc, NULL)) != 0) return rc;
-  if (enc == 0 || enc > INT32_MAX)
-    return tc_schema(d, TCODEC_E_DIR_SCHEMA, "encoding id %llu is invalid", (unsigned long long)enc);
-  t->dtype = (int)dtype;
-  t->enc = (int)enc;
+  if (enc == 0) return tc_schema(d, TCODEC_E_DIR_SCHEMA, "encoding id 0 is invalid");
+  /* Ids beyond int are unknown either way; the encoding's layout rejects unknown dtypes. */
+  t->dtype = dtype > INT32_MAX ? INT32_MAX : (int)dtype;
+  t->enc = enc > INT32_MAX ? INT32_MAX : (int)enc;
   if ((rc = tc_map_get(d, m, "shape", &shape)) != 0 || (rc = tc_map_get(d, m, "params", &params)) != 0 ||
       (rc = tc_map_get(d, m, "streams", &streams)) != 0 || (rc = tc_map_get(d, m, "meta", &meta)) != 0)
     return rc;
@@ -434,7 +447,7 @@ static int tc_parse_sections(tc_dp *d, const cbor_item_t *a) {
       return rc;
     if (type == NULL || stream == NULL || !found)
       return tc_schema(d, TCODEC_E_DIR_SCHEMA, "needs \"type\", \"critical\" and \"stream\"");
-    if ((rc = tc_dup_text(d, type, "section type", 256, &s->type)) != 0) return rc;
+    if ((rc = tc_dup_text(d, type, "section type", TC_MAX_NAME, &s->type)) != 0) return rc;
     if ((rc = tc_parse_stream(d, stream, &s->s)) != 0) return rc;
     if (s->s.len > r->limits[TCODEC_LIMIT_SECTION_BYTES])
       return tc_schema(d, TCODEC_E_LIMIT, "section '%s' of %llu bytes exceeds the limit", s->type,
@@ -504,16 +517,16 @@ static int tc_parse_top(tc_dp *d, const cbor_item_t *top) {
 int tc_dir_parse(tcodec_reader *r, const uint8_t *dir, size_t dir_size) {
   size_t bad = 0;
   if (tc_cbor_prescan(dir, dir_size, &bad) != 0)
-    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset + bad,
-                    "directory: malformed or indefinite-length CBOR item");
+    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset,
+                    "directory: malformed or indefinite-length CBOR item at directory byte %zu", bad);
   struct cbor_load_result res;
   cbor_item_t *top = cbor_load(dir, dir_size, &res);
   if (top == NULL || res.error.code != CBOR_ERR_NONE) {
     if (top != NULL) cbor_decref(&top);
     if (res.error.code == CBOR_ERR_MEMERROR)
       return tc_rfail(r, TCODEC_E_NOMEM, r->dir_offset, "directory: libcbor out of memory");
-    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset + res.error.position,
-                    "directory: CBOR decoding failed");
+    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset,
+                    "directory: CBOR decoding failed at directory byte %zu", res.error.position);
   }
   tc_dp d;
   memset(&d, 0, sizeof(d));

@@ -10,10 +10,10 @@
 #include "tc_enc.h"
 
 typedef struct det {
-  unsigned size;  /* bytes per element: 2 or 4 */
-  uint32_t sign;  /* sign bit of a pattern */
-  int ternary;    /* +0.0 occurs */
-  uint32_t pos;   /* pattern of the +1 symbol (= w_p); the other nonzero one is -1 */
+  unsigned size; /* bytes per element: 2 or 4 */
+  uint32_t sign; /* sign bit of a pattern */
+  int ternary;   /* +0.0 occurs */
+  uint32_t pos;  /* pattern of the +1 symbol (= w_p); the other nonzero one is -1 */
   uint32_t wp, wn;
   int sym;
 } det;
@@ -24,20 +24,30 @@ static inline uint32_t pat_at(const uint8_t *src, uint64_t i, unsigned size) {
 
 /* Distinct patterns of src into pat[0..*k); 0 as soon as a 4th one appears, or a
  * 3rd one while none of them is +0.0. Unused slots repeat pat[0], so the hot
- * comparison needs no count. Inlined with a constant `size`. */
+ * comparison needs no count; it runs branch-free over blocks of 64 elements (the
+ * compiler vectorizes it) and only a block holding a new pattern is walked again.
+ * Inlined with a constant `size`. */
 static inline int scan(const uint8_t *src, uint64_t n, unsigned size, uint32_t pat[3],
                        unsigned *k) {
   uint32_t a = pat_at(src, 0, size), b = a, c = a;
   unsigned cnt = 1;
-  for (uint64_t i = 1; i < n; i++) {
-    uint32_t v = pat_at(src, i, size);
-    if (v == a || v == b || v == c) continue;
-    if (cnt == 3 || (cnt == 2 && a != 0 && b != 0 && v != 0)) return 0;
-    if (cnt == 1)
-      b = v;
-    else
-      c = v;
-    cnt++;
+  for (uint64_t i0 = 0; i0 < n; i0 += 64) {
+    uint64_t end = n - i0 < 64 ? n : i0 + 64;
+    unsigned miss = 0;
+    for (uint64_t i = i0; i < end; i++) {
+      uint32_t v = pat_at(src, i, size);
+      miss |= (v != a) & (v != b) & (v != c);
+    }
+    for (uint64_t i = i0; miss && i < end; i++) {
+      uint32_t v = pat_at(src, i, size);
+      if (v == a || v == b || v == c) continue;
+      if (cnt == 3 || (cnt == 2 && a != 0 && b != 0 && v != 0)) return 0;
+      if (cnt == 1)
+        b = v;
+      else
+        c = v;
+      cnt++;
+    }
   }
   pat[0] = a;
   pat[1] = b;
@@ -66,9 +76,10 @@ static void classify(det *d, const uint32_t *pat, unsigned k) {
     else
       nz[m++] = pat[i];
   }
-  /* One nonzero pattern x (or none: all +0.0): x gets +1 and the unused negative
-   * value is -x, which is the symmetric form with the single scale x. */
-  d->pos = m > 0 ? nz[0] : 0;
+  /* One nonzero pattern x (or none: all +0.0): the symmetric form with the single
+   * scale |x| (sign bit cleared), x itself getting +1 or -1 by its sign bit, so the
+   * symbols read naturally; -|x| flipped back is x, bit for bit. */
+  d->pos = m > 0 ? nz[0] & ~d->sign : 0;
   d->wp = d->pos;
   d->wn = d->pos;
   if (m == 2) {
@@ -99,19 +110,20 @@ static inline int pack(tc_mem *m, const uint8_t *src, uint64_t n, unsigned size,
   if (rc != 0) return rc;
   tc_bitw_init(&sw, out->buf[TCODEC_ROLE_SIGNS]);
   tc_bitw_init(&mw, out->buf[TCODEC_ROLE_MASK]);
-  for (uint64_t i = 0; i < n; i++) {
-    uint32_t v = pat_at(src, i, size);
-    if (d->ternary) {
-      tc_bitw_put(&mw, v != 0, 1);
-      if (v == 0) continue;
-      nnz++;
-    }
-    tc_bitw_put(&sw, v != d->pos, 1);
-  }
   if (d->ternary) {
+    /* Branch-free: a zero element adds a 0 mask bit and a sign of 0 bits. */
+    for (uint64_t i = 0; i < n; i++) {
+      uint32_t v = pat_at(src, i, size);
+      unsigned nz = v != 0;
+      tc_bitw_put(&mw, nz, 1);
+      tc_bitw_put(&sw, v != d->pos, nz);
+      nnz += nz;
+    }
     tc_bitw_flush(&mw);
     out->len[TCODEC_ROLE_SIGNS] = tc_bits_bytes(nnz);
     out->p.nnz = nnz;
+  } else {
+    for (uint64_t i = 0; i < n; i++) tc_bitw_put(&sw, pat_at(src, i, size) != d->pos, 1);
   }
   tc_bitw_flush(&sw);
   return 0;
@@ -147,12 +159,11 @@ static int build(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uin
   return rc;
 }
 
-int tc_detect_exact(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape,
-                    uint64_t nelem, const uint8_t *src, tc_encoded *out) {
+int tc_detect_exact(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
+                    const uint8_t *src, tc_encoded *out) {
   if (out == NULL) return TCODEC_E_ARG;
   memset(out, 0, sizeof *out);
-  if (nelem == 0 || (dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16))
-    return 0;
+  if (nelem == 0 || (dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)) return 0;
   if (src == NULL || (ndim > 0 && shape == NULL)) return TCODEC_E_ARG;
   det d;
   uint32_t pat[3];

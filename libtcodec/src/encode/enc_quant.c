@@ -19,9 +19,12 @@ typedef struct qctx {
   size_t err_cap;
 } qctx;
 
+static int say(char *err, size_t err_cap, int code, const char *fmt, ...)
 #if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
+    __attribute__((format(printf, 4, 5)))
 #endif
+    ;
+
 static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
   if (err != NULL && err_cap > 0) {
     va_list ap;
@@ -34,9 +37,7 @@ static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
 
 #define QFAIL(c, code, ...) say((c)->err, (c)->err_cap, (code), __VA_ARGS__)
 
-static int is_scale_dtype(int d) {
-  return d == TCODEC_F32 || d == TCODEC_F16 || d == TCODEC_BF16;
-}
+static int is_scale_dtype(int d) { return d == TCODEC_F32 || d == TCODEC_F16 || d == TCODEC_BF16; }
 
 int tc_enc_units(unsigned ndim, const uint64_t *shape, uint64_t nelem, tc_params *p, char *err,
                  size_t err_cap) {
@@ -79,8 +80,7 @@ static int need(const qctx *c, const void *ptr, uint64_t count, const char *what
 /* "sym" and "sdtype", common to every quantized encoding. */
 static int scale_params(qctx *c) {
   if (!is_scale_dtype(c->q->scale_dtype))
-    return QFAIL(c, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16",
-                 c->q->scale_dtype);
+    return QFAIL(c, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16", c->q->scale_dtype);
   c->out->p.sdtype = c->q->scale_dtype;
   c->out->p.sym = c->q->symmetric != 0;
   return 0;
@@ -97,7 +97,8 @@ static int unit_params(qctx *c) {
   return tc_enc_units(c->ndim, c->shape, c->n, p, c->err, c->err_cap);
 }
 
-/* SCALES: `units` units of 1 (sym) or 2 values, copied byte for byte. */
+/* SCALES: `units` units of 1 (sym) or 2 values, copied byte for byte: the caller's
+ * values are the exact bit patterns stored (little-endian, as on the supported hosts). */
 static int copy_scales(qctx *c, uint64_t units) {
   uint64_t count, bytes;
   uint8_t *dst;
@@ -138,9 +139,10 @@ static int ternary_streams(qctx *c, uint64_t nbits, uint64_t nnz, tc_bitw *mw, t
 }
 
 static void pack_ternary(tc_bitw *mw, tc_bitw *sw, const int8_t *s, uint64_t count) {
-  for (uint64_t i = 0; i < count; i++) {
-    tc_bitw_put(mw, s[i] != 0, 1);
-    if (s[i] != 0) tc_bitw_put(sw, s[i] < 0, 1);
+  for (uint64_t i = 0; i < count; i++) { /* branch-free: a zero adds a sign of 0 bits */
+    unsigned nz = s[i] != 0;
+    tc_bitw_put(mw, nz, 1);
+    tc_bitw_put(sw, s[i] < 0, nz);
   }
 }
 
@@ -302,7 +304,7 @@ static int hybrid_params(qctx *c, hyb *h) {
   if (tc_mul_u64(h->fsize, tcodec_dtype_size(q->full_dtype), &fb) != 0 || fb > SIZE_MAX)
     return QFAIL(c, TCODEC_E_OVERFLOW, "hybrid filters are too large");
   h->fbytes = (size_t)fb;
-  c->out->p.gran = TCODEC_GRAN_CHANNEL;
+  c->out->p.gran = TCODEC_GRAN_TENSOR; /* hybrid params have no "gran": as the reader sees it */
   c->out->p.fdtype = q->full_dtype;
   return scale_params(c);
 }
@@ -389,9 +391,8 @@ static const struct {
     {TCODEC_ENC_HYBRID, enc_hybrid},
 };
 
-int tc_encode_quantized(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape,
-                        uint64_t nelem, const tcodec_quantized *q, tc_encoded *out, char *err,
-                        size_t err_cap) {
+int tc_encode_quantized(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
+                        const tcodec_quantized *q, tc_encoded *out, char *err, size_t err_cap) {
   if (out == NULL) return say(err, err_cap, TCODEC_E_ARG, "no output");
   memset(out, 0, sizeof *out);
   if (q == NULL || (ndim > 0 && shape == NULL))

@@ -11,9 +11,12 @@
 
 #include "tc_enc.h"
 
+static int say(char *err, size_t err_cap, int code, const char *fmt, ...)
 #if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
+    __attribute__((format(printf, 4, 5)))
 #endif
+    ;
+
 static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
   if (err != NULL && err_cap > 0) {
     va_list ap;
@@ -31,13 +34,15 @@ typedef struct twn_acc {
   double delta;
 } twn_acc;
 
-/* Walks the unit of each element in index order without divisions. */
+/* Elements in index order come in runs of consecutive ones sharing a unit (`inner`
+ * long; one run for tensor granularity). Walking runs needs no division and lets
+ * the passes keep their sums in registers. */
 typedef struct unit_it {
-  uint64_t u, left, inner, wrap;
+  uint64_t u, left, inner, wrap; /* current unit, elements left in its run */
 } unit_it;
 
 static void unit_it_init(unit_it *it, unsigned ndim, const uint64_t *shape, const tc_params *p) {
-  it->inner = UINT64_MAX; /* tensor: never advances */
+  it->inner = UINT64_MAX; /* tensor: a single run */
   it->wrap = UINT64_MAX;
   if (p->gran == TCODEC_GRAN_CHANNEL) {
     it->inner = tc_inner(ndim, shape, p->axis);
@@ -49,8 +54,14 @@ static void unit_it_init(unit_it *it, unsigned ndim, const uint64_t *shape, cons
   it->left = it->inner;
 }
 
-static inline void unit_it_next(unit_it *it) {
-  if (--it->left != 0) return;
+/* End of the run that starts at element i. */
+static inline uint64_t unit_it_end(const unit_it *it, uint64_t i, uint64_t n) {
+  return it->left < n - i ? i + it->left : n;
+}
+
+static inline void unit_it_skip(unit_it *it, uint64_t len) {
+  it->left -= len;
+  if (it->left != 0) return;
   it->left = it->inner;
   if (++it->u == it->wrap) it->u = 0;
 }
@@ -72,13 +83,19 @@ typedef struct twn {
 static int twn_delta(twn *t, double threshold) {
   unit_it it;
   unit_it_init(&it, t->ndim, t->shape, &t->p);
-  for (uint64_t i = 0; i < t->n; i++, unit_it_next(&it)) {
-    float w = t->src[i];
-    if (!isfinite(w))
-      return say(t->err, t->err_cap, TCODEC_E_VALUE, "value at index %llu is not finite",
-                 (unsigned long long)i);
-    t->acc[it.u].abs_sum += w < 0 ? -(double)w : (double)w;
-    t->acc[it.u].count++;
+  for (uint64_t i = 0, end; i < t->n; i = end) {
+    double sum = 0.0;
+    end = unit_it_end(&it, i, t->n);
+    for (uint64_t j = i; j < end; j++) {
+      float w = t->src[j];
+      if (!isfinite(w))
+        return say(t->err, t->err_cap, TCODEC_E_VALUE, "value at index %llu is not finite",
+                   (unsigned long long)j);
+      sum += w < 0 ? -(double)w : (double)w;
+    }
+    t->acc[it.u].abs_sum += sum;
+    t->acc[it.u].count += end - i;
+    unit_it_skip(&it, end - i);
   }
   for (uint64_t u = 0; u < t->p.units; u++) {
     twn_acc *a = &t->acc[u];
@@ -87,22 +104,32 @@ static int twn_delta(twn *t, double threshold) {
   return 0;
 }
 
-/* Pass 2: symbols, and the sums their scales come from. */
+/* Pass 2 over one run of unit a: symbols, and the sums their scales come from. */
+static void twn_assign_run(twn_acc *a, const float *src, int8_t *sym, uint64_t len) {
+  double delta = a->delta, psum = 0.0, nsum = 0.0;
+  uint64_t pcount = 0, ncount = 0;
+  for (uint64_t j = 0; j < len; j++) {
+    double w = src[j];
+    int pos = w > delta, neg = w < -delta; /* branch-free: signs look random */
+    sym[j] = (int8_t)(pos - neg);
+    psum += pos ? w : 0.0;
+    nsum -= neg ? w : 0.0;
+    pcount += (uint64_t)pos;
+    ncount += (uint64_t)neg;
+  }
+  a->pos_sum += psum;
+  a->neg_sum += nsum;
+  a->pos_count += pcount;
+  a->neg_count += ncount;
+}
+
 static void twn_assign(twn *t) {
   unit_it it;
   unit_it_init(&it, t->ndim, t->shape, &t->p);
-  for (uint64_t i = 0; i < t->n; i++, unit_it_next(&it)) {
-    double w = t->src[i];
-    twn_acc *a = &t->acc[it.u];
-    int8_t s = w > a->delta ? 1 : w < -a->delta ? -1 : 0;
-    t->sym[i] = s;
-    if (s > 0) {
-      a->pos_sum += w;
-      a->pos_count++;
-    } else if (s < 0) {
-      a->neg_sum -= w;
-      a->neg_count++;
-    }
+  for (uint64_t i = 0, end; i < t->n; i = end) {
+    end = unit_it_end(&it, i, t->n);
+    twn_assign_run(&t->acc[it.u], t->src + i, t->sym + i, end - i);
+    unit_it_skip(&it, end - i);
   }
 }
 
@@ -170,8 +197,7 @@ static int twn_alloc(tc_mem *m, twn *t) {
 static int twn_check(const tcodec_request *req, int dtype, tc_params *p, char *err,
                      size_t err_cap) {
   if (dtype != TCODEC_F64 && dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)
-    return say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d",
-               dtype);
+    return say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d", dtype);
   if (!(req->threshold >= 0.0 && isfinite(req->threshold)))
     return say(err, err_cap, TCODEC_E_PARAMS, "TWN threshold %g is not finite and >= 0",
                req->threshold);

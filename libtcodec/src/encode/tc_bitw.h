@@ -25,7 +25,8 @@ static inline void tc_bitw_init(tc_bitw *w, uint8_t *dst) {
   w->n = 0;
 }
 
-/* Append the low `nbits` (1..32) bits of v. */
+/* Append the low `nbits` (0..32) bits of v; 0 bits is a no-op, which lets callers
+ * write optional bits without a branch. */
 static inline void tc_bitw_put(tc_bitw *w, uint32_t v, unsigned nbits) {
   w->acc |= ((uint64_t)v & (((uint64_t)1 << nbits) - 1)) << w->n;
   w->n += nbits;

@@ -83,7 +83,7 @@ int tcodec_writer_create(tcodec_writer **out, const tcodec_allocator *alloc) {
   memset(w, 0, sizeof(*w));
   w->mem = m;
   w->coder = TCODEC_CODER_AUTO;
-  w->zstd_level = 19;
+  w->zstd_level = 9;
   w->byte_group = 1;
   w->detect = 1;
   w->align = TC_MIN_ALIGN;

@@ -1,0 +1,11 @@
+/*
+ * fuzz_dec_hybrid: the hybrid decoder (tc_encoding_find(TCODEC_ENC_HYBRID)) driven directly:
+ * layout, out_size and decode on a tensor and streams taken from the input,
+ * checked against the spec's lengths and a reference decoder (fuzz_dec.h
+ * documents the input format and the checks).
+ */
+#include "fuzz_dec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  return fz_dec_run(TCODEC_ENC_HYBRID, data, size);
+}

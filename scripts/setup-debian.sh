@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build and test libtcodec, skipping those already
+# installed (checked with dpkg -s). Runs `apt-get update` once, and only if something is missing.
+#
+#   scripts/setup-debian.sh [--optional] [PACKAGE...]
+#
+#   --optional   also the packages used by the model adapters and demo (nodejs, npm, numpy, onnx,
+#                protobuf-c, jansson)
+#   PACKAGE...   any further Debian packages a caller needs
+# Uses sudo when not run as root.
+set -euo pipefail
+
+REQUIRED=(
+  build-essential cmake pkg-config
+  libzstd-dev libcbor-dev libcriterion-dev libxxhash-dev
+  clang-14 libclang-rt-14-dev llvm-14 # fuzzers, sanitizers; llvm-symbolizer for readable reports
+  zstd
+)
+OPTIONAL=(
+  nodejs npm python3-numpy python3-onnx
+  libprotobuf-c-dev protobuf-c-compiler libjansson-dev
+)
+
+wanted=("${REQUIRED[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --optional) wanted+=("${OPTIONAL[@]}") ;;
+    -h | --help)
+      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    -*)
+      echo "setup-debian.sh: unknown option $arg" >&2
+      exit 2
+      ;;
+    *) wanted+=("$arg") ;;
+  esac
+done
+
+is_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-debian.sh: all ${#wanted[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "setup-debian.sh: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO=(sudo)
+fi
+
+echo "setup-debian.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+  install -y --no-install-recommends "${missing[@]}"
