@@ -32,7 +32,7 @@ typedef struct gran_spec {
 } gran_spec;
 
 static const gran_spec grans[] = {
-    {"tensor", TCODEC_GRAN_TENSOR, 0, 0}, {"ch0", TCODEC_GRAN_CHANNEL, 0, 0},
+    {"tensor", TCODEC_GRAN_TENSOR, 0, 0},  {"ch0", TCODEC_GRAN_CHANNEL, 0, 0},
     {"chlast", TCODEC_GRAN_CHANNEL, 1, 0}, {"g1", TCODEC_GRAN_GROUP, 0, 1},
     {"g7", TCODEC_GRAN_GROUP, 0, 7},       {"g256", TCODEC_GRAN_GROUP, 0, 256},
 };
@@ -100,9 +100,12 @@ static void rand_float(tu_rng *g, int dtype, uint8_t *dst, unsigned neg_one_in) 
 
 static uint64_t test_units(const qspec *s, uint64_t n) {
   switch (s->gran) {
-    case TCODEC_GRAN_CHANNEL: return s->shape[s->axis];
-    case TCODEC_GRAN_GROUP: return (n + s->group - 1) / s->group;
-    default: return 1;
+  case TCODEC_GRAN_CHANNEL:
+    return s->shape[s->axis];
+  case TCODEC_GRAN_GROUP:
+    return n / s->group + (n % s->group != 0);
+  default:
+    return 1;
   }
 }
 
@@ -244,8 +247,7 @@ static float small_to_f32(int dtype, const uint8_t *p) {
 
 /* Scale value `sp` (sdtype) for a symbol: f32 value and original-dtype bytes,
  * converted from the scale directly, sign bit flipped for a negative symbol. */
-static void from_scale(int sdtype, const uint8_t *sp, int dtype, int neg, float *f,
-                       uint8_t *orig) {
+static void from_scale(int sdtype, const uint8_t *sp, int dtype, int neg, float *f, uint8_t *orig) {
   size_t os = ref_dtype_size(dtype);
   *f = small_to_f32(sdtype, sp);
   if (neg) *f = tu_f32_from_bits(tu_f32_bits(*f) ^ 0x80000000u);
@@ -531,9 +533,9 @@ Test(kbit, roundtrip_bits_2_to_8_with_and_without_zero_points_dense_and_sparse) 
               s.sparse = sparse;
               s.density = sparse ? (count % 2 ? 0.3 : 0.8) : 1.0;
               char name[160];
-              snprintf(name, sizeof(name), "kbit/%s/b%u/%s/%s/%s/s%s",
-                       tcodec_dtype_name(s.dtype), bits, zp ? "zp" : "nozp",
-                       sparse ? "sparse" : "dense", grans[gi].name, tcodec_dtype_name(s.sdtype));
+              snprintf(name, sizeof(name), "kbit/%s/b%u/%s/%s/%s/s%s", tcodec_dtype_name(s.dtype),
+                       bits, zp ? "zp" : "nozp", sparse ? "sparse" : "dense", grans[gi].name,
+                       tcodec_dtype_name(s.sdtype));
               make_case(&cases[count++], &g, &s, name);
             }
     roundtrip_cases(cases, count, coders[di % COUNT(coders)]);
@@ -567,7 +569,8 @@ Test(hybrid, roundtrip_f16_and_f32_full_filters_with_some_ternary_filters) {
   static const struct {
     unsigned ndim;
     uint64_t shape[4];
-  } shapes[] = {{3, {8, 3, 5}}, {2, {5, 7}}, {2, {1, 9}}, {1, {6}}, {4, {3, 1, 1, 4}}};
+  } shapes[] = {{3, {8, 3, 5}}, {2, {5, 7}},       {2, {1, 9}},
+                {1, {6}},       {4, {3, 1, 1, 4}}, {2, {5, 130}}};
   tu_rng g;
   tu_rng_seed(&g, 0x4B1D);
   for (size_t di = 0; di < COUNT(quant_dtypes); di++) {
@@ -577,8 +580,8 @@ Test(hybrid, roundtrip_f16_and_f32_full_filters_with_some_ternary_filters) {
       for (size_t si = 0; si < COUNT(scale_dtypes); si++)
         for (int sym = 0; sym <= 1; sym++)
           for (int fi = 0; fi <= 1; fi++) {
-            qspec s = base_spec(TCODEC_ENC_HYBRID, quant_dtypes[di], shapes[hi].ndim,
-                                shapes[hi].shape);
+            qspec s =
+                base_spec(TCODEC_ENC_HYBRID, quant_dtypes[di], shapes[hi].ndim, shapes[hi].shape);
             s.sdtype = scale_dtypes[si];
             s.sym = sym;
             s.fdtype = fi ? TCODEC_F32 : TCODEC_F16;
@@ -605,12 +608,159 @@ Test(hybrid, roundtrip_f16_and_f32_full_filters_with_some_ternary_filters) {
   }
 }
 
+/* Units at the edges: group sizes larger than the tensor (up to 2^64 - 1, where
+ * naive "end of group" arithmetic overflows), channel axes of length 1. */
+Test(encodings, huge_group_sizes_and_length_1_channel_axes) {
+  static const uint64_t shape[3] = {3, 1, 70};
+  static const uint64_t groups[] = {209, 210, 211, 1ull << 32, 1ull << 63, UINT64_MAX};
+  static const int encs[] = {TCODEC_ENC_TERNARY, TCODEC_ENC_BINARY, TCODEC_ENC_KBIT};
+  tu_rng g;
+  tu_rng_seed(&g, 0x6E0);
+  qcase cases[(COUNT(groups) + 2) * COUNT(encs)];
+  size_t count = 0;
+  for (size_t e = 0; e < COUNT(encs); e++) {
+    for (size_t k = 0; k < COUNT(groups) + 2; k++) {
+      qspec s = base_spec(encs[e], TCODEC_F32, 3, shape);
+      s.bits = 5;
+      s.sparse = k % 2;
+      s.sym = encs[e] == TCODEC_ENC_KBIT || k % 3 != 0;
+      if (k < COUNT(groups)) {
+        s.gran = TCODEC_GRAN_GROUP;
+        s.group = groups[k];
+      } else {
+        s.gran = TCODEC_GRAN_CHANNEL;
+        s.axis = k == COUNT(groups) ? 1 : 2;
+      }
+      char name[64];
+      snprintf(name, sizeof(name), "%s/unit-edge%zu", tcodec_encoding_name(encs[e]), k);
+      make_case(&cases[count++], &g, &s, name);
+    }
+  }
+  roundtrip_cases(cases, count, TCODEC_CODER_NONE);
+  for (size_t k = 0; k < count; k++) free_case(&cases[k]);
+}
+
+/* Long runs of zeros and of nonzeros (the decoder reads masks a word at a time),
+ * and channel units over them. */
+Test(encodings, ternary_and_binary_with_very_sparse_and_very_dense_masks) {
+  static const double densities[] = {0.0, 0.002, 0.03, 0.5, 0.97, 0.998, 1.0};
+  static const uint64_t shape[2] = {40, 125}; /* 5000 elements */
+  tu_rng g;
+  tu_rng_seed(&g, 0x5BA5);
+  qcase cases[COUNT(densities) * 3];
+  size_t count = 0;
+  for (size_t k = 0; k < COUNT(densities); k++)
+    for (int v = 0; v < 3; v++) {
+      qspec s = base_spec(v == 2 ? TCODEC_ENC_BINARY : TCODEC_ENC_TERNARY, TCODEC_F32, 2, shape);
+      s.density = densities[k];
+      s.gran = v == 0 ? TCODEC_GRAN_TENSOR : TCODEC_GRAN_CHANNEL;
+      s.axis = v == 1 ? 1 : 0;
+      s.sym = v != 1;
+      s.sdtype = v == 1 ? TCODEC_BF16 : TCODEC_F32;
+      char name[64];
+      snprintf(name, sizeof(name), "density%zu/v%d", k, v);
+      make_case(&cases[count++], &g, &s, name);
+    }
+  roundtrip_cases(cases, count, TCODEC_CODER_AUTO);
+  for (size_t k = 0; k < count; k++) free_case(&cases[k]);
+}
+
+/* Original dtype narrower than the scale (or k-bit value): one rounding to nearest,
+ * ties to even, overflow to infinity, subnormals. Expected bit patterns worked out
+ * by hand. Binary (sign flip exact) and k-bit (value = scale * (3 - 2)) alike. */
+Test(encodings, original_dtype_rounds_to_nearest_even_with_ties_subnormals_and_overflow) {
+  static const struct {
+    int sdtype;
+    uint32_t scale;
+    int dtype;
+    uint16_t want;
+  } v[] = {
+      {TCODEC_F32, 0x3F801000u, TCODEC_F16, 0x3C00}, /* 1 + 2^-11: tie, down to even */
+      {TCODEC_F32, 0x3F803000u, TCODEC_F16, 0x3C02}, /* 1 + 3*2^-11: tie, up to even */
+      {TCODEC_F32, 0x3F801001u, TCODEC_F16, 0x3C01}, /* just above the tie */
+      {TCODEC_F32, 0x477FE000u, TCODEC_F16, 0x7BFF}, /* 65504: f16 max */
+      {TCODEC_F32, 0x477FEFFFu, TCODEC_F16, 0x7BFF}, /* just below 65520 */
+      {TCODEC_F32, 0x477FF000u, TCODEC_F16, 0x7C00}, /* 65520: tie, to infinity */
+      {TCODEC_F32, 0x33000000u, TCODEC_F16, 0x0000}, /* 2^-25: tie between 0 and 2^-24 */
+      {TCODEC_F32, 0x33000001u, TCODEC_F16, 0x0001},
+      {TCODEC_F32, 0x33400000u, TCODEC_F16, 0x0001},  /* 0.75 * 2^-24 */
+      {TCODEC_F32, 0x33C00000u, TCODEC_F16, 0x0002},  /* 1.5 * 2^-24: tie, to even */
+      {TCODEC_F32, 0x387FE000u, TCODEC_F16, 0x0400},  /* rounds up into the smallest normal */
+      {TCODEC_F32, 0x3F808000u, TCODEC_BF16, 0x3F80}, /* tie, down */
+      {TCODEC_F32, 0x3F818000u, TCODEC_BF16, 0x3F82}, /* tie, up */
+      {TCODEC_F32, 0x3F808001u, TCODEC_BF16, 0x3F81},
+      {TCODEC_F32, 0x7F7F7FFFu, TCODEC_BF16, 0x7F7F},
+      {TCODEC_F32, 0x7F7F8000u, TCODEC_BF16, 0x7F80}, /* tie with infinity */
+      {TCODEC_F32, 0x00008000u, TCODEC_BF16, 0x0000}, /* subnormal tie, down */
+      {TCODEC_F32, 0x00018000u, TCODEC_BF16, 0x0002}, /* subnormal tie, up */
+      {TCODEC_F16, 0x3C04u, TCODEC_BF16, 0x3F80},     /* 1 + 2^-8: tie, down */
+      {TCODEC_F16, 0x3C0Cu, TCODEC_BF16, 0x3F82},     /* 1 + 3*2^-8: tie, up */
+      {TCODEC_F16, 0x3C0Du, TCODEC_BF16, 0x3F82},
+      {TCODEC_F16, 0x0001u, TCODEC_BF16, 0x3380}, /* f16 subnormal is normal in bf16 */
+      {TCODEC_F16, 0x7BFFu, TCODEC_BF16, 0x4780}, /* 65504 -> 65536 */
+      {TCODEC_BF16, 0x3F81u, TCODEC_F16, 0x3C08}, /* exact */
+      {TCODEC_BF16, 0x477Fu, TCODEC_F16, 0x7BF8}, /* 65280, exact */
+      {TCODEC_BF16, 0x4780u, TCODEC_F16, 0x7C00}, /* 65536 overflows */
+      {TCODEC_BF16, 0x3300u, TCODEC_F16, 0x0000}, /* 2^-25: tie, down */
+      {TCODEC_BF16, 0x3340u, TCODEC_F16, 0x0001},
+      {TCODEC_BF16, 0x3380u, TCODEC_F16, 0x0001},
+  };
+  static const uint64_t shape[1] = {4};
+  int8_t sym[4] = {1, -1, 1, -1};
+  uint8_t codes[4] = {3, 1, 3, 1}; /* zero point 2: values +scale, -scale */
+  tu_buf buf = {0};
+  tcodec_writer *w = tu_writer_begin(&buf);
+  for (size_t k = 0; k < COUNT(v); k++) {
+    uint8_t sc[4];
+    if (v[k].sdtype == TCODEC_F32)
+      tu_put32(sc, v[k].scale);
+    else
+      tu_put16(sc, (uint16_t)v[k].scale);
+    for (int e = 0; e < 2; e++) {
+      tcodec_quantized q;
+      memset(&q, 0, sizeof(q));
+      q.encoding = e ? TCODEC_ENC_KBIT : TCODEC_ENC_BINARY;
+      q.symmetric = 1;
+      q.scale_dtype = v[k].sdtype;
+      q.scales = sc;
+      q.symbols = sym;
+      q.bits = 2;
+      q.codes = codes;
+      char name[32];
+      snprintf(name, sizeof(name), "tie%zu-%s", k, e ? "kbit" : "binary");
+      tcodec_tensor_desc d = tu_desc(name, v[k].dtype, 1, shape);
+      int rc = tcodec_writer_add_quantized(w, &d, &q);
+      cr_assert_eq(rc, 0, "%s: %s", name, tcodec_strerror(rc));
+    }
+  }
+  tu_writer_finish(w);
+  tcodec_reader *r = tu_reader_open(&buf);
+  for (size_t k = 0; k < COUNT(v); k++)
+    for (size_t e = 0; e < 2; e++) {
+      uint8_t out[8];
+      int rc = tcodec_reader_decode(r, 2 * k + e, TCODEC_OUT_ORIGINAL, out, sizeof(out));
+      cr_assert_eq(rc, 0, "%s", tcodec_strerror(rc));
+      for (int i = 0; i < 4; i++) {
+        uint16_t want = (uint16_t)(v[k].want ^ (i % 2 ? 0x8000u : 0u));
+        cr_assert_eq(
+            tu_get16(out + 2 * i), want, "%s 0x%x -> %s (%s), element %d: 0x%04x, want 0x%04x",
+            tcodec_dtype_name(v[k].sdtype), (unsigned)v[k].scale, tcodec_dtype_name(v[k].dtype),
+            e ? "kbit" : "binary", i, tu_get16(out + 2 * i), want);
+      }
+      char why[256];
+      rc = ref_check_library(r, 2 * k + e, 0, 0, why, sizeof(why));
+      cr_assert_eq(rc, 0, "tie %zu: library vs reference: %s", k, why);
+    }
+  tcodec_reader_free(r);
+  tu_buf_free(&buf);
+}
+
 /* ---- raw ----------------------------------------------------------------------- */
 
-static const int all_dtypes[] = {
-    TCODEC_F64, TCODEC_F32, TCODEC_F16, TCODEC_BF16, TCODEC_F8_E4M3,
-    TCODEC_F8_E5M2, TCODEC_I8, TCODEC_I16, TCODEC_I32, TCODEC_I64,
-    TCODEC_U8, TCODEC_U16, TCODEC_U32, TCODEC_U64, TCODEC_BOOL};
+static const int all_dtypes[] = {TCODEC_F64,     TCODEC_F32,     TCODEC_F16, TCODEC_BF16,
+                                 TCODEC_F8_E4M3, TCODEC_F8_E5M2, TCODEC_I8,  TCODEC_I16,
+                                 TCODEC_I32,     TCODEC_I64,     TCODEC_U8,  TCODEC_U16,
+                                 TCODEC_U32,     TCODEC_U64,     TCODEC_BOOL};
 
 typedef struct rcase {
   char name[96];
@@ -639,9 +789,9 @@ static void make_raw(rcase *c, tu_rng *g, const char *name, int dtype, unsigned 
   if (dtype == TCODEC_BOOL)
     for (size_t k = 0; k < bytes; k++) c->data[k] &= 1;
   /* The writer groups bytes of raw floats wider than one byte (TCODEC_WP_BYTE_GROUP). */
-  c->bg = bg_param && es > 1 &&
-          (dtype == TCODEC_F64 || dtype == TCODEC_F32 || dtype == TCODEC_F16 ||
-           dtype == TCODEC_BF16);
+  c->bg =
+      bg_param && es > 1 &&
+      (dtype == TCODEC_F64 || dtype == TCODEC_F32 || dtype == TCODEC_F16 || dtype == TCODEC_BF16);
 }
 
 static void add_raw_case(tcodec_writer *w, const rcase *c) {
@@ -659,7 +809,8 @@ static void check_raw(tcodec_reader *r, const rcase *c) {
   cr_assert_eq(t.dtype, c->dtype, "%s: dtype", c->name);
   cr_assert_eq(t.ndim, c->ndim, "%s: ndim", c->name);
   cr_assert_eq(t.nelem, c->n, "%s: nelem", c->name);
-  for (unsigned d = 0; d < c->ndim; d++) cr_assert_eq(t.shape[d], c->shape[d], "%s: shape", c->name);
+  for (unsigned d = 0; d < c->ndim; d++)
+    cr_assert_eq(t.shape[d], c->shape[d], "%s: shape", c->name);
   uint64_t sz;
   uint8_t *orig = tu_decode(r, idx, TCODEC_OUT_ORIGINAL, &sz);
   cr_assert_eq(sz, n * es, "%s: ORIGINAL size", c->name);
@@ -714,31 +865,46 @@ Test(raw, f32_output_matches_hand_converted_values) {
     uint64_t bits; /* element, LE */
     float want;    /* NaN: any NaN */
   } v[] = {
-      {TCODEC_F16, 0x3C00, 1.0f},          {TCODEC_F16, 0xC000, -2.0f},
-      {TCODEC_F16, 0x0001, 0x1p-24f},      {TCODEC_F16, 0x03FF, 0x3FFp-24f},
-      {TCODEC_F16, 0x7BFF, 65504.0f},      {TCODEC_F16, 0xFC00, -INFINITY},
-      {TCODEC_F16, 0x7E00, NAN},           {TCODEC_BF16, 0x3F80, 1.0f},
-      {TCODEC_BF16, 0xC2F7, -123.5f},      {TCODEC_BF16, 0x0001, 0x1p-133f},
-      {TCODEC_F8_E4M3, 0x38, 1.0f},        {TCODEC_F8_E4M3, 0x7E, 448.0f},
-      {TCODEC_F8_E4M3, 0x01, 0x1p-9f},     {TCODEC_F8_E4M3, 0xC4, -3.0f},
-      {TCODEC_F8_E4M3, 0xFF, NAN},         {TCODEC_F8_E4M3, 0x7F, NAN},
-      {TCODEC_F8_E4M3, 0x78, 256.0f},      {TCODEC_F8_E5M2, 0x3C, 1.0f},
-      {TCODEC_F8_E5M2, 0x7B, 57344.0f},    {TCODEC_F8_E5M2, 0x01, 0x1p-16f},
-      {TCODEC_F8_E5M2, 0x7C, INFINITY},    {TCODEC_F8_E5M2, 0xC2, -3.0f},
-      {TCODEC_F64, 0x3FB999999999999Aull, 0.1f}, /* 0.1 rounds to the f32 0.1f */
+      {TCODEC_F16, 0x3C00, 1.0f},
+      {TCODEC_F16, 0xC000, -2.0f},
+      {TCODEC_F16, 0x0001, 0x1p-24f},
+      {TCODEC_F16, 0x03FF, 0x3FFp-24f},
+      {TCODEC_F16, 0x7BFF, 65504.0f},
+      {TCODEC_F16, 0xFC00, -INFINITY},
+      {TCODEC_F16, 0x7E00, NAN},
+      {TCODEC_BF16, 0x3F80, 1.0f},
+      {TCODEC_BF16, 0xC2F7, -123.5f},
+      {TCODEC_BF16, 0x0001, 0x1p-133f},
+      {TCODEC_F8_E4M3, 0x38, 1.0f},
+      {TCODEC_F8_E4M3, 0x7E, 448.0f},
+      {TCODEC_F8_E4M3, 0x01, 0x1p-9f},
+      {TCODEC_F8_E4M3, 0xC4, -3.0f},
+      {TCODEC_F8_E4M3, 0xFF, NAN},
+      {TCODEC_F8_E4M3, 0x7F, NAN},
+      {TCODEC_F8_E4M3, 0x78, 256.0f},
+      {TCODEC_F8_E5M2, 0x3C, 1.0f},
+      {TCODEC_F8_E5M2, 0x7B, 57344.0f},
+      {TCODEC_F8_E5M2, 0x01, 0x1p-16f},
+      {TCODEC_F8_E5M2, 0x7C, INFINITY},
+      {TCODEC_F8_E5M2, 0xC2, -3.0f},
+      {TCODEC_F64, 0x3FB999999999999Aull, 0.1f},            /* 0.1 rounds to the f32 0.1f */
       {TCODEC_F64, 0x47EFFFFFE0000000ull, 0x1.fffffep127f}, /* FLT_MAX exactly */
       {TCODEC_F64, 0x47EFFFFFEFFFFFFFull, 0x1.fffffep127f}, /* just below halfway */
-      {TCODEC_F64, 0x47EFFFFFF0000000ull, INFINITY}, /* halfway to 2^128: ties to even */
-      {TCODEC_I8, 0x80, -128.0f},          {TCODEC_I16, 0x8001, -32767.0f},
+      {TCODEC_F64, 0x47EFFFFFF0000000ull, INFINITY},        /* halfway to 2^128: ties to even */
+      {TCODEC_I8, 0x80, -128.0f},
+      {TCODEC_I16, 0x8001, -32767.0f},
       {TCODEC_I32, 16777217, 16777216.0f}, /* tie: to even */
-      {TCODEC_I32, 16777219, 16777220.0f}, {TCODEC_I32, 0xFFFFFFFF, -1.0f},
+      {TCODEC_I32, 16777219, 16777220.0f},
+      {TCODEC_I32, 0xFFFFFFFF, -1.0f},
       {TCODEC_I64, 0x8000000000000000ull, -0x1p63f},
       {TCODEC_I64, (1ull << 53) + 1, 0x1p53f},
-      {TCODEC_U8, 255, 255.0f},            {TCODEC_U16, 65535, 65535.0f},
+      {TCODEC_U8, 255, 255.0f},
+      {TCODEC_U16, 65535, 65535.0f},
       {TCODEC_U32, 0xFFFFFFFF, 4294967296.0f},
       {TCODEC_U64, 0xFFFFFFFFFFFFFFFFull, 0x1p64f},
       {TCODEC_U64, 0x8000008000000000ull, 0x1p63f}, /* tie below: to even */
-      {TCODEC_BOOL, 1, 1.0f},              {TCODEC_BOOL, 0, 0.0f},
+      {TCODEC_BOOL, 1, 1.0f},
+      {TCODEC_BOOL, 0, 0.0f},
   };
   tu_buf buf = {0};
   tcodec_writer *w = tu_writer_begin(&buf);
@@ -762,9 +928,9 @@ Test(raw, f32_output_matches_hand_converted_values) {
       cr_assert(isnan(got), "%s 0x%llx: F32 %g, want NaN", tcodec_dtype_name(v[k].dtype),
                 (unsigned long long)v[k].bits, (double)got);
     } else {
-      cr_assert_eq(tu_f32_bits(got), tu_f32_bits(v[k].want),
-                   "%s 0x%llx: F32 %.9g, want %.9g", tcodec_dtype_name(v[k].dtype),
-                   (unsigned long long)v[k].bits, (double)got, (double)v[k].want);
+      cr_assert_eq(tu_f32_bits(got), tu_f32_bits(v[k].want), "%s 0x%llx: F32 %.9g, want %.9g",
+                   tcodec_dtype_name(v[k].dtype), (unsigned long long)v[k].bits, (double)got,
+                   (double)v[k].want);
     }
   }
   tcodec_reader_free(r);
@@ -841,8 +1007,7 @@ static void shape_roundtrip(const shape_spec *sh, uint64_t seed, int coder) {
   for (int k = 0; k < 3; k++) {
     tcodec_tensor_info t = tu_info(r, tu_find(r, raws[k].name));
     cr_assert_eq(t.ndim, sh->ndim);
-    cr_assert_eq(t.nelem, tu_nelem(sh->ndim, sh->shape), "nelem %llu",
-                 (unsigned long long)t.nelem);
+    cr_assert_eq(t.nelem, tu_nelem(sh->ndim, sh->shape), "nelem %llu", (unsigned long long)t.nelem);
     check_raw(r, &raws[k]);
   }
   for (size_t k = 0; k < nq; k++) check_case(r, &qs[k]);
@@ -863,7 +1028,7 @@ Test(shapes, tensor_with_a_zero_dimension_roundtrips_empty) {
 }
 
 Test(shapes, one_element_and_lengths_not_a_multiple_of_8) {
-  static const shape_spec shapes[] = {{1, {1}},  {1, {7}},  {1, {9}},    {1, {63}},
+  static const shape_spec shapes[] = {{1, {1}},  {1, {7}},       {1, {9}},       {1, {63}},
                                       {1, {65}}, {2, {1001, 1}}, {3, {1, 1, 1}}, {2, {13, 77}}};
   for (size_t k = 0; k < COUNT(shapes); k++)
     shape_roundtrip(&shapes[k], 0x1E40 + k, coders[k % COUNT(coders)]);
@@ -1044,6 +1209,46 @@ Test(writer_rejects, invalid_quantized_input_and_stays_usable) {
   tu_writer_finish(w);
   tcodec_reader *r = tu_reader_open(&buf);
   cr_assert_eq(tu_reader_count(r), 1);
+  tcodec_reader_free(r);
+  tu_buf_free(&buf);
+}
+
+/* Spec "Scale units": a scalar allows only gran tensor or group; hybrid needs ndim >= 1. */
+Test(writer_rejects, channel_granularity_or_hybrid_on_a_scalar) {
+  int8_t sym[1] = {1};
+  uint8_t kind[1] = {1};
+  float scale = 2.0f, full = 1.0f;
+  tu_buf buf = {0};
+  tcodec_writer *w = tu_writer_begin(&buf);
+  tcodec_quantized q;
+  memset(&q, 0, sizeof(q));
+  q.encoding = TCODEC_ENC_TERNARY;
+  q.granularity = TCODEC_GRAN_CHANNEL;
+  q.symmetric = 1;
+  q.scale_dtype = TCODEC_F32;
+  q.scales = &scale;
+  q.symbols = sym;
+  tcodec_tensor_desc d = tu_desc("scalar", TCODEC_F32, 0, NULL);
+  int rc = tcodec_writer_add_quantized(w, &d, &q);
+  cr_assert_lt(rc, 0, "channel granularity on a scalar accepted");
+  q.encoding = TCODEC_ENC_HYBRID;
+  q.granularity = TCODEC_GRAN_TENSOR;
+  q.filter_ternary = kind;
+  q.full_dtype = TCODEC_F32;
+  q.full_values = &full;
+  rc = tcodec_writer_add_quantized(w, &d, &q);
+  cr_assert_lt(rc, 0, "hybrid scalar accepted");
+  q.encoding = TCODEC_ENC_TERNARY;
+  q.granularity = TCODEC_GRAN_GROUP;
+  q.group_size = 1;
+  rc = tcodec_writer_add_quantized(w, &d, &q);
+  cr_assert_eq(rc, 0, "group granularity on a scalar: %s", tcodec_strerror(rc));
+  tu_writer_finish(w);
+  tcodec_reader *r = tu_reader_open(&buf);
+  cr_assert_eq(tu_reader_count(r), 1);
+  float f;
+  cr_assert_eq(tcodec_reader_decode(r, 0, TCODEC_OUT_F32, &f, sizeof(f)), 0);
+  cr_assert_eq(f, 2.0f);
   tcodec_reader_free(r);
   tu_buf_free(&buf);
 }
@@ -1270,12 +1475,51 @@ static void build_mixed(tu_buf *buf, int coder) {
   d = tu_desc("twn", TCODEC_F16, 2, shape);
   cr_assert_eq(tcodec_writer_add_f32(w, &d, f, 120, &req), 0);
   static const qspec specs[3] = {
-      {TCODEC_ENC_KBIT, TCODEC_F32, 2, {12, 10, 0, 0}, TCODEC_GRAN_GROUP, 0, 16, 1,
-       TCODEC_F16, 4, 1, 1, 0, 0, 0.5},
-      {TCODEC_ENC_HYBRID, TCODEC_BF16, 2, {12, 10, 0, 0}, TCODEC_GRAN_TENSOR, 0, 0, 0,
-       TCODEC_F32, 0, 0, 0, TCODEC_F16, 0, 0.5},
-      {TCODEC_ENC_TERNARY, TCODEC_F64, 2, {12, 10, 0, 0}, TCODEC_GRAN_CHANNEL, 1, 0, 0,
-       TCODEC_BF16, 0, 0, 0, 0, 0, 0.3},
+      {TCODEC_ENC_KBIT,
+       TCODEC_F32,
+       2,
+       {12, 10, 0, 0},
+       TCODEC_GRAN_GROUP,
+       0,
+       16,
+       1,
+       TCODEC_F16,
+       4,
+       1,
+       1,
+       0,
+       0,
+       0.5},
+      {TCODEC_ENC_HYBRID,
+       TCODEC_BF16,
+       2,
+       {12, 10, 0, 0},
+       TCODEC_GRAN_TENSOR,
+       0,
+       0,
+       0,
+       TCODEC_F32,
+       0,
+       0,
+       0,
+       TCODEC_F16,
+       0,
+       0.5},
+      {TCODEC_ENC_TERNARY,
+       TCODEC_F64,
+       2,
+       {12, 10, 0, 0},
+       TCODEC_GRAN_CHANNEL,
+       1,
+       0,
+       0,
+       TCODEC_BF16,
+       0,
+       0,
+       0,
+       0,
+       0,
+       0.3},
   };
   for (int k = 0; k < 3; k++) {
     qcase c;

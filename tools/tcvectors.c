@@ -1,6 +1,6 @@
 /* tcvectors: write the spec test vectors (spec/vectors/, described in its README.md).
  *
- * usage: tcvectors OUTDIR          write OUTDIR/README.md, OUTDIR/valid/*, OUTDIR/invalid/*
+ * usage: tcvectors OUTDIR          write OUTDIR/README.md and OUTDIR/{valid,invalid}/NAME.*
  *        tcvectors --check OUTDIR  compare with the files in OUTDIR instead; exit 1 on a difference
  *
  * Where the bytes come from:
@@ -58,14 +58,11 @@ static void tv_put(tv_buf *b, const void *src, size_t n) {
 
 static void tv_put8(tv_buf *b, uint8_t v) { tv_put(b, &v, 1); }
 
-static void tv_zeros(tv_buf *b, size_t n) {
-  while (n-- > 0) tv_put8(b, 0);
-}
-
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void tv_printf(tv_buf *b, const char *fmt, ...) {
+static void
+tv_printf(tv_buf *b, const char *fmt, ...) {
   char tmp[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -187,27 +184,39 @@ static float dtype_load_f32(int dtype, const uint8_t *src, uint64_t i) {
   const uint8_t *p = src + i * es;
   uint64_t u = le_get(p, (unsigned)es);
   switch ((tcodec_dtype)dtype) {
-    case TCODEC_F64: {
-      double d;
-      memcpy(&d, &u, 8);
-      return (float)d;
-    }
-    case TCODEC_F32: return f32_from_bits((uint32_t)u);
-    case TCODEC_F16: return f16_to_f32((uint16_t)u);
-    case TCODEC_BF16: return bf16_to_f32((uint16_t)u);
-    case TCODEC_F8_E4M3: return (float)small_float_value((uint32_t)u, 4, 3, 1);
-    case TCODEC_F8_E5M2: return (float)small_float_value((uint32_t)u, 5, 2, 0);
-    case TCODEC_I8: return (float)(int8_t)u;
-    case TCODEC_I16: return (float)(int16_t)u;
-    case TCODEC_I32: return (float)(int32_t)u;
-    case TCODEC_I64: return (float)(int64_t)u;
-    case TCODEC_U8:
-    case TCODEC_U16:
-    case TCODEC_U32:
-    case TCODEC_U64: return (float)u;
-    case TCODEC_BOOL: return u != 0 ? 1.0f : 0.0f;
-    case TCODEC_DTYPE_INVALID:
-    case TCODEC_DTYPE_COUNT_: break;
+  case TCODEC_F64: {
+    double d;
+    memcpy(&d, &u, 8);
+    return (float)d;
+  }
+  case TCODEC_F32:
+    return f32_from_bits((uint32_t)u);
+  case TCODEC_F16:
+    return f16_to_f32((uint16_t)u);
+  case TCODEC_BF16:
+    return bf16_to_f32((uint16_t)u);
+  case TCODEC_F8_E4M3:
+    return (float)small_float_value((uint32_t)u, 4, 3, 1);
+  case TCODEC_F8_E5M2:
+    return (float)small_float_value((uint32_t)u, 5, 2, 0);
+  case TCODEC_I8:
+    return (float)(int8_t)u;
+  case TCODEC_I16:
+    return (float)(int16_t)u;
+  case TCODEC_I32:
+    return (float)(int32_t)u;
+  case TCODEC_I64:
+    return (float)(int64_t)u;
+  case TCODEC_U8:
+  case TCODEC_U16:
+  case TCODEC_U32:
+  case TCODEC_U64:
+    return (float)u;
+  case TCODEC_BOOL:
+    return u != 0 ? 1.0f : 0.0f;
+  case TCODEC_DTYPE_INVALID:
+  case TCODEC_DTYPE_COUNT_:
+    break;
   }
   return 0.0f;
 }
@@ -215,17 +224,24 @@ static float dtype_load_f32(int dtype, const uint8_t *src, uint64_t i) {
 /* f32 value v as element i of a float `dtype` (f64 exact, others round to nearest even). */
 static void dtype_store_f32(int dtype, uint8_t *dst, uint64_t i, float v) {
   switch (dtype) {
-    case TCODEC_F64: {
-      double d = v;
-      uint64_t u;
-      memcpy(&u, &d, 8);
-      le_put(dst + 8 * i, u, 8);
-      break;
-    }
-    case TCODEC_F32: le_put(dst + 4 * i, f32_bits(v), 4); break;
-    case TCODEC_F16: le_put(dst + 2 * i, f32_to_f16(v), 2); break;
-    case TCODEC_BF16: le_put(dst + 2 * i, f32_to_bf16(v), 2); break;
-    default: break;
+  case TCODEC_F64: {
+    double d = v;
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    le_put(dst + 8 * i, u, 8);
+    break;
+  }
+  case TCODEC_F32:
+    le_put(dst + 4 * i, f32_bits(v), 4);
+    break;
+  case TCODEC_F16:
+    le_put(dst + 2 * i, f32_to_f16(v), 2);
+    break;
+  case TCODEC_BF16:
+    le_put(dst + 2 * i, f32_to_bf16(v), 2);
+    break;
+  default:
+    break;
   }
 }
 
@@ -312,6 +328,119 @@ static void ref_dequant(const tv_shape *sh, const tcodec_quantized *q, float *f3
   }
 }
 
+/* ---- reference stream layout (spec "Encodings"), for the STREAM output form ---- */
+
+static const char *const spec_roles[8] = {"data",  "mask",  "signs", "scales",
+                                          "codes", "zeros", "kinds", "full"};
+
+typedef struct ref_streams {
+  tv_buf b[8];
+  int present[8];
+} ref_streams;
+
+/* Bits packed LSB-first: value v (nbits bits) at bit i of dst. */
+static void pack_bits(uint8_t *dst, uint64_t i, unsigned v, unsigned nbits) {
+  for (unsigned k = 0; k < nbits; k++, i++)
+    if ((v >> k) & 1) dst[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+/* Start stream `role` as `len` zero bytes. */
+static uint8_t *rs_new(ref_streams *s, int role, uint64_t len) {
+  tv_buf *b = &s->b[role];
+  s->present[role] = 1;
+  tv_put8(b, 0); /* allocated even when len is 0 */
+  b->len = 0;
+  for (uint64_t k = 0; k < len; k++) tv_put8(b, 0);
+  return b->p;
+}
+
+static void rs_free(ref_streams *s) {
+  for (int r = 0; r < 8; r++) tv_free(&s->b[r]);
+}
+
+static void rs_scales(ref_streams *s, const tcodec_quantized *q, uint64_t count) {
+  uint64_t bytes = count * tcodec_dtype_size(q->scale_dtype);
+  uint8_t *p = rs_new(s, TCODEC_ROLE_SCALES, bytes);
+  if (bytes) memcpy(p, q->scales, (size_t)bytes);
+}
+
+/* MASK over `count` symbols and SIGNS over their nonzeros, appended at bit *mi, *si. */
+static void rs_ternary_bits(uint8_t *mask, uint8_t *signs, const int8_t *sym, uint64_t count,
+                            uint64_t *mi, uint64_t *si) {
+  for (uint64_t i = 0; i < count; i++, (*mi)++) {
+    if (sym[i] == 0) continue;
+    pack_bits(mask, *mi, 1, 1);
+    pack_bits(signs, (*si)++, sym[i] < 0, 1);
+  }
+}
+
+static uint64_t count_nonzero(const int8_t *sym, uint64_t n) {
+  uint64_t k = 0;
+  for (uint64_t i = 0; i < n; i++) k += sym[i] != 0;
+  return k;
+}
+
+static void ref_streams_quant(const tv_shape *sh, const tcodec_quantized *q, ref_streams *s) {
+  uint64_t n = shape_nelem(sh), units = ref_units(sh, q->granularity, q->axis, q->group_size);
+  unsigned per = q->symmetric ? 1 : 2;
+  memset(s, 0, sizeof(*s));
+  if (q->encoding == TCODEC_ENC_TERNARY) {
+    uint64_t nnz = count_nonzero(q->symbols, n), mi = 0, si = 0;
+    uint8_t *mask = rs_new(s, TCODEC_ROLE_MASK, (n + 7) / 8);
+    uint8_t *signs = rs_new(s, TCODEC_ROLE_SIGNS, (nnz + 7) / 8);
+    rs_ternary_bits(mask, signs, q->symbols, n, &mi, &si);
+    rs_scales(s, q, units * per);
+  } else if (q->encoding == TCODEC_ENC_BINARY) {
+    uint8_t *signs = rs_new(s, TCODEC_ROLE_SIGNS, (n + 7) / 8);
+    for (uint64_t i = 0; i < n; i++) pack_bits(signs, i, q->symbols[i] < 0, 1);
+    rs_scales(s, q, units * per);
+  } else if (q->encoding == TCODEC_ENC_KBIT) {
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < n; i++) m += q->mask == NULL || q->mask[i] != 0;
+    if (q->mask != NULL) {
+      uint8_t *mask = rs_new(s, TCODEC_ROLE_MASK, (n + 7) / 8);
+      for (uint64_t i = 0; i < n; i++) pack_bits(mask, i, q->mask[i] != 0, 1);
+    }
+    uint8_t *codes = rs_new(s, TCODEC_ROLE_CODES, (m * q->bits + 7) / 8);
+    for (uint64_t i = 0, j = 0; i < n; i++)
+      if (q->mask == NULL || q->mask[i] != 0) pack_bits(codes, q->bits * j++, q->codes[i], q->bits);
+    if (q->zero_points != NULL) {
+      uint8_t *z = rs_new(s, TCODEC_ROLE_ZEROS, units);
+      memcpy(z, q->zero_points, (size_t)units);
+    }
+    rs_scales(s, q, units);
+  } else { /* hybrid */
+    uint64_t nf = sh->dim[0], fsize = nf ? n / nf : 0, nter = 0, nnz = 0;
+    size_t fb = (size_t)fsize * tcodec_dtype_size(q->full_dtype);
+    for (uint64_t f = 0; f < nf; f++) {
+      if (!q->filter_ternary[f]) continue;
+      nter++;
+      nnz += count_nonzero(q->symbols + f * fsize, fsize);
+    }
+    uint8_t *kinds = rs_new(s, TCODEC_ROLE_KINDS, (nf + 7) / 8);
+    uint8_t *full = rs_new(s, TCODEC_ROLE_FULL, (nf - nter) * fb);
+    uint8_t *mask = rs_new(s, TCODEC_ROLE_MASK, (nter * fsize + 7) / 8);
+    uint8_t *signs = rs_new(s, TCODEC_ROLE_SIGNS, (nnz + 7) / 8);
+    uint64_t mi = 0, si = 0, r = 0;
+    for (uint64_t f = 0; f < nf; f++) {
+      pack_bits(kinds, f, q->filter_ternary[f] != 0, 1);
+      if (q->filter_ternary[f])
+        rs_ternary_bits(mask, signs, q->symbols + f * fsize, fsize, &mi, &si);
+      else
+        memcpy(full + fb * r++, (const uint8_t *)q->full_values + fb * f, fb);
+    }
+    rs_scales(s, q, nter * per);
+  }
+}
+
+static void ref_streams_raw(int dtype, uint64_t n, const uint8_t *src, int bg, ref_streams *s) {
+  size_t es = tcodec_dtype_size(dtype);
+  memset(s, 0, sizeof(*s));
+  uint8_t *d = rs_new(s, TCODEC_ROLE_DATA, n * es);
+  for (uint64_t i = 0; i < n; i++)
+    for (size_t k = 0; k < es; k++) d[bg ? k * n + i : i * es + k] = src[i * es + k];
+}
+
 /* ==== deterministic inputs ============================================================ */
 
 typedef struct tv_rng {
@@ -329,11 +458,16 @@ static uint32_t rng_next(tv_rng *r) { /* xorshift32: same sequence on every plat
 
 static int8_t rng_ternary(tv_rng *r) { return (int8_t)((int)(rng_next(r) % 3u) - 1); }
 
-/* Scale number k of a tensor, stored in sdtype: positive values spread over a few
- * octaves that need rounding when converted to f16/bf16 originals. */
+/* An exact f32: integer m (< 2^24) times 2^e. Inputs are made only this way (no rounded
+ * arithmetic), so every compiler and FP mode generates the same bytes. */
+static float exact_f32(int32_t m, int e) { return ldexpf((float)m, e); }
+
+/* Scale number k of a tensor, stored in sdtype: positive values of 17 significant bits
+ * spread over a few octaves, so that f16/bf16 originals need rounding. */
 static void make_scales(uint8_t *dst, int sdtype, uint64_t count, uint32_t seed) {
   for (uint64_t k = 0; k < count; k++) {
-    float v = (0.0371f + 0.0173f * (float)((k * 7 + seed) % 13)) * (float)(1u << (k % 3));
+    int32_t m = 100003 + 7919 * (int32_t)((k * 7 + seed) % 13);
+    float v = exact_f32(m, (int)(k % 3) - 20);
     if (sdtype == TCODEC_F32)
       le_put(dst + 4 * k, f32_bits(v), 4);
     else if (sdtype == TCODEC_F16)
@@ -391,7 +525,8 @@ static void gen_emit(tv_gen *g, const char *dir, const char *name, const char *e
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void gen_fail(tv_gen *g, const char *fmt, ...) {
+static void
+gen_fail(tv_gen *g, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "tcvectors: ");
@@ -465,8 +600,8 @@ static void js_values(tv_buf *b, uint64_t n, const float *f32, const uint8_t *or
   }
 }
 
-static void js_tensor_head(tv_vec *v, const char *name, int dtype, const tv_shape *sh,
-                           int enc, const char *const *mk, const char *const *mv, size_t nmeta) {
+static void js_tensor_head(tv_vec *v, const char *name, int dtype, const tv_shape *sh, int enc,
+                           const char *const *mk, const char *const *mv, size_t nmeta) {
   tv_buf *b = &v->jt;
   js_sep(b, &v->nt);
   tv_printf(b, "{\n      \"name\": ");
@@ -522,19 +657,33 @@ static void js_quant_params(tv_buf *b, const tv_shape *sh, const tcodec_quantize
       nter++;
       for (uint64_t j = 0; j < fsize; j++) nnz += q->symbols[f * fsize + j] != 0;
     }
-    tv_printf(b, ", \"nnz\": %llu, \"fdtype\": \"%s\", \"nter\": %llu",
-              (unsigned long long)nnz, tcodec_dtype_name(q->full_dtype),
-              (unsigned long long)nter);
+    tv_printf(b, ", \"nnz\": %llu, \"fdtype\": \"%s\", \"nter\": %llu", (unsigned long long)nnz,
+              tcodec_dtype_name(q->full_dtype), (unsigned long long)nter);
     units = nter;
   }
   tv_printf(b, "},\n      \"units\": %llu, \"has_mask\": %s, \"nnz\": %llu",
             (unsigned long long)units, has_mask ? "true" : "false", (unsigned long long)nnz);
 }
 
+/* The STREAM output form: stream bytes (after the entropy stage) per role name. */
+static void js_streams(tv_buf *b, ref_streams *s) {
+  int first = 1;
+  tv_printf(b, ",\n      \"streams\": {");
+  for (int r = 0; r < 8; r++) {
+    if (!s->present[r]) continue;
+    tv_printf(b, "%s\n        \"%s\": \"", first ? "" : ",", spec_roles[r]);
+    tv_hex(b, s->b[r].p, s->b[r].len);
+    tv_printf(b, "\"");
+    first = 0;
+  }
+  tv_printf(b, "\n      }");
+  rs_free(s);
+}
+
 /* Expectations of a quantized tensor, from the writer's inputs. */
 static void js_quant_tensor(tv_vec *v, const char *name, int dtype, const tv_shape *sh,
-                            const tcodec_quantized *q, const char *const *mk,
-                            const char *const *mv, size_t nmeta) {
+                            const tcodec_quantized *q, const char *const *mk, const char *const *mv,
+                            size_t nmeta) {
   uint64_t n = shape_nelem(sh);
   size_t es = tcodec_dtype_size(dtype);
   float *f32 = calloc(n ? n : 1, sizeof(float));
@@ -546,6 +695,9 @@ static void js_quant_tensor(tv_vec *v, const char *name, int dtype, const tv_sha
   js_tensor_head(v, name, dtype, sh, q->encoding, mk, mv, nmeta);
   js_quant_params(&v->jt, sh, q);
   js_values(&v->jt, n, f32, orig, (size_t)(n * es), sym);
+  ref_streams rs;
+  ref_streams_quant(sh, q, &rs);
+  js_streams(&v->jt, &rs);
   tv_printf(&v->jt, "\n    }");
   free(f32);
   free(sym);
@@ -561,6 +713,9 @@ static void js_raw_tensor(tv_vec *v, const char *name, int dtype, const tv_shape
   js_tensor_head(v, name, dtype, sh, TCODEC_ENC_RAW, NULL, NULL, 0);
   tv_printf(&v->jt, ",\n      \"params\": {\"bg\": %s}", bg ? "true" : "false");
   js_values(&v->jt, n, f32, src, (size_t)(n * tcodec_dtype_size(dtype)), NULL);
+  ref_streams rs;
+  ref_streams_raw(dtype, n, src, bg, &rs);
+  js_streams(&v->jt, &rs);
   tv_printf(&v->jt, "\n    }");
   free(f32);
 }
@@ -624,57 +779,63 @@ static void cn_indent(tv_buf *b, int depth) {
 /* CBOR diagnostic notation (RFC 8949 section 8), one map entry per line. */
 static void cn_diag(tv_buf *b, const cn *c, int depth) {
   switch (c->major) {
-    case 0: tv_printf(b, "%llu", (unsigned long long)c->v); break;
-    case 1: tv_printf(b, "-%llu", (unsigned long long)c->v + 1); break;
-    case 2:
-      tv_printf(b, "h'");
-      tv_hex(b, c->p, (size_t)c->v);
-      tv_printf(b, "'");
-      break;
-    case 3: js_str(b, (const char *)c->p, (size_t)c->v); break;
-    case 4: {
-      int flat = 1; /* arrays of numbers on one line */
-      for (uint64_t i = 0; i < c->v; i++) flat &= c->kids[i].major == 0 || c->kids[i].major == 3;
-      tv_printf(b, "[");
-      for (uint64_t i = 0; i < c->v; i++) {
-        if (flat) {
-          tv_printf(b, "%s", i ? ", " : "");
-        } else {
-          tv_printf(b, "%s\n", i ? "," : "");
-          cn_indent(b, depth + 1);
-        }
-        cn_diag(b, &c->kids[i], depth + 1);
-      }
-      if (!flat && c->v) {
-        tv_printf(b, "\n");
-        cn_indent(b, depth);
-      }
-      tv_printf(b, "]");
-      break;
-    }
-    case 5:
-      tv_printf(b, "{");
-      for (uint64_t i = 0; i < c->v; i++) {
+  case 0:
+    tv_printf(b, "%llu", (unsigned long long)c->v);
+    break;
+  case 1:
+    tv_printf(b, "-%llu", (unsigned long long)c->v + 1);
+    break;
+  case 2:
+    tv_printf(b, "h'");
+    tv_hex(b, c->p, (size_t)c->v);
+    tv_printf(b, "'");
+    break;
+  case 3:
+    js_str(b, (const char *)c->p, (size_t)c->v);
+    break;
+  case 4: {
+    int flat = 1; /* arrays of numbers on one line */
+    for (uint64_t i = 0; i < c->v; i++) flat &= c->kids[i].major == 0 || c->kids[i].major == 3;
+    tv_printf(b, "[");
+    for (uint64_t i = 0; i < c->v; i++) {
+      if (flat) {
+        tv_printf(b, "%s", i ? ", " : "");
+      } else {
         tv_printf(b, "%s\n", i ? "," : "");
         cn_indent(b, depth + 1);
-        cn_diag(b, &c->kids[2 * i], depth + 1);
-        tv_printf(b, ": ");
-        cn_diag(b, &c->kids[2 * i + 1], depth + 1);
       }
-      if (c->v) {
-        tv_printf(b, "\n");
-        cn_indent(b, depth);
-      }
-      tv_printf(b, "}");
-      break;
-    default:
-      if (c->v == 20 || c->v == 21)
-        tv_printf(b, "%s", c->v == 21 ? "true" : "false");
-      else if (c->v == 22)
-        tv_printf(b, "null");
-      else
-        tv_printf(b, "simple(%llu)", (unsigned long long)c->v);
-      break;
+      cn_diag(b, &c->kids[i], depth + 1);
+    }
+    if (!flat && c->v) {
+      tv_printf(b, "\n");
+      cn_indent(b, depth);
+    }
+    tv_printf(b, "]");
+    break;
+  }
+  case 5:
+    tv_printf(b, "{");
+    for (uint64_t i = 0; i < c->v; i++) {
+      tv_printf(b, "%s\n", i ? "," : "");
+      cn_indent(b, depth + 1);
+      cn_diag(b, &c->kids[2 * i], depth + 1);
+      tv_printf(b, ": ");
+      cn_diag(b, &c->kids[2 * i + 1], depth + 1);
+    }
+    if (c->v) {
+      tv_printf(b, "\n");
+      cn_indent(b, depth);
+    }
+    tv_printf(b, "}");
+    break;
+  default:
+    if (c->v == 20 || c->v == 21)
+      tv_printf(b, "%s", c->v == 21 ? "true" : "false");
+    else if (c->v == 22)
+      tv_printf(b, "null");
+    else
+      tv_printf(b, "simple(%llu)", (unsigned long long)c->v);
+    break;
   }
 }
 
@@ -690,19 +851,35 @@ static const cn *cn_get(const cn *map, const char *key) {
 
 static uint64_t cn_uint(const cn *c) { return c != NULL && c->major == 0 ? c->v : 0; }
 
+/* One stream's keys and its stream bytes (after the entropy stage), in hex. */
 static void dump_stream(tv_buf *b, const tv_buf *f, const cn *s, const char *owner) {
   uint64_t off = cn_uint(cn_get(s, "off")), size = cn_uint(cn_get(s, "size"));
   uint64_t role = cn_uint(cn_get(s, "role")), coder = cn_uint(cn_get(s, "coder"));
-  tv_printf(b, "%s %s: off %llu size %llu len %llu coder %llu\n", owner,
-            tcodec_role_name((int)role), (unsigned long long)off, (unsigned long long)size,
-            (unsigned long long)cn_uint(cn_get(s, "len")), (unsigned long long)coder);
+  uint64_t len = cn_uint(cn_get(s, "len"));
+  tv_printf(b, "%s %s: off %llu size %llu len %llu coder %llu xxh3 0x%016llx\n", owner,
+            role < 8 ? spec_roles[role] : "?", (unsigned long long)off, (unsigned long long)size,
+            (unsigned long long)len, (unsigned long long)coder,
+            (unsigned long long)cn_uint(cn_get(s, "xxh3")));
   if (off > f->len || size > f->len - off) return;
+  const uint8_t *p = f->p + off;
+  uint8_t *dec = NULL;
+  if (coder == 1) {
+    dec = malloc(len ? (size_t)len : 1);
+    if (dec == NULL || ZSTD_decompress(dec, (size_t)len, p, (size_t)size) != len) {
+      tv_printf(b, "  (zstd frame does not decode to len bytes)\n");
+      free(dec);
+      return;
+    }
+    p = dec;
+    size = len;
+  }
   for (uint64_t i = 0; i < size && i < 512; i += 32) {
-    tv_printf(b, "  %6llu:", (unsigned long long)(off + i));
-    for (uint64_t j = i; j < size && j < i + 32; j++) tv_printf(b, " %02x", f->p[off + j]);
+    tv_printf(b, "  %5llu:", (unsigned long long)i);
+    for (uint64_t j = i; j < size && j < i + 32; j++) tv_printf(b, " %02x", p[j]);
     tv_printf(b, "\n");
   }
   if (size > 512) tv_printf(b, "  ... (%llu bytes)\n", (unsigned long long)size);
+  free(dec);
 }
 
 static void dump_file(tv_buf *b, const char *name, const tv_buf *f, int zstd) {
@@ -737,7 +914,8 @@ static void dump_file(tv_buf *b, const char *name, const tv_buf *f, int zstd) {
     return;
   }
   cn_diag(b, &top, 0);
-  tv_printf(b, "\n\nstreams (stored bytes, hex)\n");
+  tv_printf(b, "\n\nstreams: keys, then the stream bytes after the entropy stage (hex, by "
+               "position in the stream)\n");
   const cn *secs = cn_get(&top, "sections");
   for (uint64_t i = 0; secs != NULL && secs->major == 4 && i < secs->v; i++) {
     char owner[64];
@@ -796,8 +974,8 @@ static int vec_check(tv_vec *v, int rc, const char *what) {
   return rc;
 }
 
-static void vec_raw_bg(tv_vec *v, const char *name, int dtype, const tv_shape *sh,
-                       const void *src, int bg) {
+static void vec_raw_bg(tv_vec *v, const char *name, int dtype, const tv_shape *sh, const void *src,
+                       int bg) {
   tcodec_tensor_desc d = {name, dtype, sh->ndim, sh->dim, NULL, NULL, 0};
   uint64_t n = shape_nelem(sh);
   if (vec_check(v, tcodec_writer_set_param(v->w, TCODEC_WP_BYTE_GROUP, bg), "byte group") != 0)
@@ -813,8 +991,8 @@ static void vec_raw(tv_vec *v, const char *name, int dtype, const tv_shape *sh, 
 }
 
 static void vec_quant_meta(tv_vec *v, const char *name, int dtype, const tv_shape *sh,
-                           const tcodec_quantized *q, const char *const *mk,
-                           const char *const *mv, size_t nmeta) {
+                           const tcodec_quantized *q, const char *const *mk, const char *const *mv,
+                           size_t nmeta) {
   tcodec_tensor_desc d = {name, dtype, sh->ndim, sh->dim, mk, mv, nmeta};
   if (vec_check(v, tcodec_writer_add_quantized(v->w, &d, q), name) != 0) return;
   js_quant_tensor(v, name, dtype, sh, q, mk, mv, nmeta);
@@ -849,7 +1027,8 @@ static void js_section(tv_vec *v, const char *type, int critical, const void *sr
   js_sep(&v->js, &v->ns);
   tv_printf(&v->js, "{\"type\": ");
   js_cstr(&v->js, type);
-  tv_printf(&v->js, ", \"critical\": %s, \"bytes\": \"", critical ? "true" : "false");
+  tv_printf(&v->js, ", \"critical\": %s, \"size\": %zu, \"bytes\": \"", critical ? "true" : "false",
+            n);
   tv_hex(&v->js, src, n);
   tv_printf(&v->js, "\"}");
 }
@@ -862,8 +1041,8 @@ static void vec_section(tv_vec *v, const char *type, const void *src, size_t n) 
 /* Write NAME.tc, NAME.json, NAME.txt and release the vector. */
 static void vec_emit(tv_vec *v) {
   tv_buf j = {0}, t = {0};
-  tv_printf(&j, "{\n  \"vector\": \"%s\",\n  \"format\": {\"major\": 1, \"minor\": %u},\n",
-            v->name, v->minor);
+  tv_printf(&j, "{\n  \"vector\": \"%s\",\n  \"format\": {\"major\": 1, \"minor\": %u},\n", v->name,
+            v->minor);
   tv_printf(&j, "  \"align\": %llu,\n  \"meta\": [", (unsigned long long)v->align);
   tv_put(&j, v->jm.p, v->jm.len);
   tv_printf(&j, "%s],\n  \"sections\": [", v->nm ? "\n  " : "");
@@ -906,8 +1085,8 @@ typedef struct tv_qt {
 
 /* Symbols (ternary/binary) or codes, mask, zero points (k-bit) and scales for
  * granularity gran / axis / group. Seeded by `seed` so each tensor differs. */
-static void qt_fill(tv_qt *t, int enc, const tv_shape *sh, int gran, unsigned axis,
-                    uint64_t group, int sym, int sdtype, uint32_t seed) {
+static void qt_fill(tv_qt *t, int enc, const tv_shape *sh, int gran, unsigned axis, uint64_t group,
+                    int sym, int sdtype, uint32_t seed) {
   memset(t, 0, sizeof(*t));
   t->sh = *sh;
   tcodec_quantized *q = &t->q;
@@ -1046,7 +1225,7 @@ static void qt_hybrid(tv_qt *t, const tv_shape *sh, const uint8_t *kinds, int sy
   q->full_dtype = fdtype;
   make_scales(t->scales, sdtype, nter * (sym ? 1 : 2), seed + 5);
   for (uint64_t i = 0; i < n; i++) {
-    float x = (float)((int)(i % 7) - 3) * 0.3337f + 0.01f * (float)seed;
+    float x = exact_f32(((int32_t)(i % 7) - 3) * 21871 + (int32_t)seed * 655, -16);
     if (fdtype == TCODEC_F32)
       le_put(t->full + 4 * i, f32_bits(x), 4);
     else
@@ -1058,11 +1237,13 @@ static void qt_hybrid(tv_qt *t, const tv_shape *sh, const uint8_t *kinds, int sy
 static void vec_hybrid(tv_gen *g) {
   static const uint8_t k_mixed[4] = {1, 0, 1, 0}, k_first[3] = {0, 1, 1}, k_none[4] = {0},
                        k_all[3] = {1, 1, 1};
-  static const tv_shape s43 = {2, {4, 3}}, s322 = {3, {3, 2, 2}}, s4x2 = {2, {4, 2}};
+  static const tv_shape s43 = {2, {4, 3}}, s322 = {3, {3, 2, 2}}, s4x2 = {2, {4, 2}},
+                        s23 = {2, {2, 3}};
   tv_vec v;
-  if (vec_begin(g, &v, "hybrid",
+  if (vec_begin(g, &v, "hybrid_filters",
                 "hybrid: full filters in f16 and f32, symmetric and asymmetric ternary "
-                "filters, scale dtypes f32/f16/bf16; no ternary filter; only ternary filters",
+                "filters x scale dtypes f32/f16/bf16, originals f32/bf16/f64/f16; no ternary "
+                "filter; only ternary filters",
                 TCODEC_CODER_NONE, 64) != 0)
     goto done;
   tv_qt t;
@@ -1076,6 +1257,10 @@ static void vec_hybrid(tv_gen *g) {
   vec_quant(&v, "no_ternary_filter", TCODEC_F16, &t.sh, &t.q);
   qt_hybrid(&t, &s322, k_all, 1, TCODEC_F16, TCODEC_F16, 5);
   vec_quant(&v, "only_ternary_filters", TCODEC_F32, &t.sh, &t.q);
+  qt_hybrid(&t, &s23, k_mixed, 1, TCODEC_BF16, TCODEC_F32, 6);
+  vec_quant(&v, "f32full.sym.bf16.orig_f64", TCODEC_F64, &t.sh, &t.q);
+  qt_hybrid(&t, &s23, k_first, 0, TCODEC_F32, TCODEC_F16, 7);
+  vec_quant(&v, "f16full.asym.f32.orig_f16", TCODEC_F16, &t.sh, &t.q);
 done:
   vec_end(&v);
 }
@@ -1105,7 +1290,8 @@ static void vec_raw_dtypes(tv_gen *g) {
   uint64_t u64[4] = {UINT64_MAX, 9007199254740993ull, 0, 1ull << 63};
   /* the arrays above are in host order; the file is little-endian */
   uint8_t buf[15][32];
-  const void *src[15] = {f64, f32, f16, bf16, e4m3, e5m2, i8, i16, i32, i64, u8, u16, u32, u64, bools};
+  const void *src[15] = {f64, f32, f16, bf16, e4m3, e5m2, i8,   i16,
+                         i32, i64, u8,  u16,  u32,  u64,  bools};
   for (int d = 1; d <= 15; d++) {
     size_t es = tcodec_dtype_size(d);
     const uint8_t *s = src[d - 1];
@@ -1142,11 +1328,11 @@ static void vec_raw_bytegroup(tv_gen *g) {
     goto done;
   uint8_t b64[48], b32[24], b16[12], bb16[12];
   for (int i = 0; i < 6; i++) {
-    double d = (i - 2.5) * 1.0009765625 * (double)(1 << i);
+    double d = ldexp((double)(2 * i - 5) * 1025.0, i - 11); /* exact */
     uint64_t u;
     memcpy(&u, &d, 8);
     le_put(b64 + 8 * i, u, 8);
-    float f = (float)d * 0.77f;
+    float f = exact_f32((2 * i - 5) * 789013, i - 21);
     le_put(b32 + 4 * i, f32_bits(f), 4);
     le_put(b16 + 2 * i, f32_to_f16(f), 2);
     le_put(bb16 + 2 * i, f32_to_bf16(f), 2);
@@ -1165,7 +1351,7 @@ static void vec_shapes(tv_gen *g) {
   static const tv_shape scalar = {0, {0}}, z05 = {2, {0, 5}}, z30 = {2, {3, 0}},
                         s5d = {5, {1, 2, 1, 2, 1}}, s1 = {1, {1}};
   tv_vec v;
-  if (vec_begin(g, &v, "shapes",
+  if (vec_begin(g, &v, "dir_shapes",
                 "scalars (ndim 0) raw, ternary (tensor granularity), k-bit (group "
                 "granularity), binary; zero-element tensors [0,5] raw and [3,0] ternary per "
                 "channel; a 5-dimensional and a 1-element tensor",
@@ -1198,13 +1384,13 @@ done:
 static void vec_zstd(tv_gen *g) {
   static const tv_shape s8x8 = {2, {8, 8}}, s4x16 = {2, {4, 16}};
   tv_vec v;
-  if (vec_begin(g, &v, "zstd",
+  if (vec_begin(g, &v, "stream_zstd",
                 "zstd coder (1) on every non-empty stream: raw f32 with byte grouping, raw "
                 "i16, ternary, binary, sparse k-bit, hybrid",
                 TCODEC_CODER_ZSTD, 64) != 0)
     goto done;
   uint8_t raw[256];
-  for (int i = 0; i < 64; i++) le_put(raw + 4 * i, f32_bits((float)(i % 9) * 0.125f - 0.5f), 4);
+  for (int i = 0; i < 64; i++) le_put(raw + 4 * i, f32_bits(exact_f32(i % 9 - 4, -3)), 4);
   vec_raw_bg(&v, "raw.f32", TCODEC_F32, &s8x8, raw, 1);
   for (int i = 0; i < 64; i++) le_put(raw + 2 * i, (uint64_t)(int16_t)(i * i - 700), 2);
   vec_raw(&v, "raw.i16", TCODEC_I16, &s8x8, raw);
@@ -1225,7 +1411,7 @@ done:
 static void vec_meta(tv_gen *g) {
   static const tv_shape s3 = {1, {3}};
   tv_vec v;
-  if (vec_begin(g, &v, "meta_sections",
+  if (vec_begin(g, &v, "dir_meta_sections",
                 "model metadata (text incl. UTF-8, and a byte string with NUL and 0xFF), "
                 "per-tensor metadata, two optional sections (one empty), alignment 128",
                 TCODEC_CODER_NONE, 128) != 0)
@@ -1244,7 +1430,7 @@ static void vec_meta(tv_gen *g) {
   qt_fill(&t, TCODEC_ENC_TERNARY, &s3, TCODEC_GRAN_TENSOR, 0, 0, 1, TCODEC_F32, 81);
   vec_quant_meta(&v, "conv.weight", TCODEC_F32, &t.sh, &t.q, mk, mv, 2);
   uint8_t f[12];
-  for (int i = 0; i < 3; i++) le_put(f + 4 * i, f32_bits(0.5f * (float)i - 0.25f), 4);
+  for (int i = 0; i < 3; i++) le_put(f + 4 * i, f32_bits(exact_f32(2 * i - 1, -2)), 4);
   vec_raw(&v, "conv.bias", TCODEC_F32, &s3, f);
 done:
   vec_end(&v);
@@ -1281,9 +1467,11 @@ typedef struct hdir {
   const char *sec_type;
   hst sec;
   const char *requires;
-  const char *drop; /* omit this key from every map */
-  int shape_text;   /* "shape" is a text string */
-  int extra_keys;   /* forward compatibility: unknown keys in every map */
+  const char *drop;                /* omit this key from every map */
+  int shape_text;                  /* "shape" is a text string */
+  int extra_keys;                  /* forward compatibility: unknown keys in every map */
+  int dup_dtype;                   /* tensor maps hold "dtype" twice */
+  const char *meta_key, *meta_val; /* one model-level metadata entry */
 } hdir;
 
 /* Map under construction: entries go to a buffer and are counted, then the head. */
@@ -1338,6 +1526,7 @@ static void h_tensor(tv_buf *out, const hdir *d, const hten *t) {
   hmap m = {{0}, 0, d};
   if (hm_key(&m, "name")) cb_text(&m.b, t->name);
   hm_uint(&m, "dtype", t->dtype);
+  if (d->dup_dtype) hm_uint(&m, "dtype", t->dtype);
   if (hm_key(&m, "shape")) {
     if (d->shape_text) {
       cb_text(&m.b, "2x5");
@@ -1372,6 +1561,11 @@ static void h_tensor(tv_buf *out, const hdir *d, const hten *t) {
 static void h_directory(tv_buf *out, const hdir *d) {
   hmap m = {{0}, 0, d};
   hm_uint(&m, "align", d->align);
+  if (d->meta_key != NULL && hm_key(&m, "meta")) {
+    cb_head(&m.b, 5, 1);
+    cb_text(&m.b, d->meta_key);
+    cb_text(&m.b, d->meta_val);
+  }
   if (d->has_section && hm_key(&m, "sections")) {
     cb_head(&m.b, 4, 1);
     hmap s = {{0}, 0, d};
@@ -1451,21 +1645,14 @@ static void hf_assemble(tv_buf *out, const hfile *h, const tv_buf *dir, unsigned
   tv_put(out, tr, 48);
 }
 
-/* Bits packed LSB-first. */
-static void pack_bits(uint8_t *dst, uint64_t i, unsigned v, unsigned nbits) {
-  for (unsigned k = 0; k < nbits; k++, i++)
-    if ((v >> k) & 1) dst[i / 8] |= (uint8_t)(1u << (i % 8));
-}
-
 static void hk(hten *t, const char *key, int is_bool, uint64_t v) {
   t->par[t->npar++] = (hkv){key, is_bool, v};
 }
 
 /* Ternary tensor, tensor granularity, given scale dtype and scales; streams mask,
  * signs, scales in that order. */
-static void ht_ternary(hfile *h, hten *t, const char *name, const tv_shape *sh,
-                       const int8_t *sym, int symmetric, int sdtype, const uint8_t *scales,
-                       uint64_t align) {
+static void ht_ternary(hfile *h, hten *t, const char *name, const tv_shape *sh, const int8_t *sym,
+                       int symmetric, int sdtype, const uint8_t *scales, uint64_t align) {
   uint8_t mask[64] = {0}, signs[64] = {0};
   uint64_t n = shape_nelem(sh), nnz = 0;
   for (uint64_t i = 0; i < n; i++) {
@@ -1570,258 +1757,319 @@ typedef struct tv_inv {
   tv_gen *g;
   const char *name;
   tv_buf f;
+  char limits[160]; /* further .expect lines: "limit NAME VALUE\n" */
 } tv_inv;
 
-/* Emit NAME.tc and NAME.expect ("open CODE OFFSET" or "decode INDEX CODE OFFSET"; OFFSET
- * "none" when the error has no position) and a README line. */
-static void inv_emit(tv_inv *v, const char *where, int tensor, const char *code, uint64_t off,
+/* Emit NAME.tc and NAME.expect (spec Appendix A: "CODE OFFSET", then the limit lines) and
+ * a README row naming the step of the harness that must fail. */
+static void inv_emit(tv_inv *v, const char *code, uint64_t off, const char *stage,
                      const char *what) {
   tv_buf e = {0};
-  char offs[32];
-  if (off == UINT64_MAX)
-    snprintf(offs, sizeof(offs), "none");
-  else
-    snprintf(offs, sizeof(offs), "%llu", (unsigned long long)off);
-  if (strcmp(where, "open") == 0)
-    tv_printf(&e, "open %s %s\n", code, offs);
-  else
-    tv_printf(&e, "decode %d %s %s\n", tensor, code, offs);
+  tv_printf(&e, "%s %llu\n%s", code, (unsigned long long)off, v->limits);
   gen_emit(v->g, "invalid", v->name, ".tc", &v->f);
   gen_emit(v->g, "invalid", v->name, ".expect", &e);
-  tv_printf(&v->g->readme_invalid, "| `%s` | %s | `%.*s` |\n", v->name, what, (int)e.len - 1,
-            (const char *)e.p);
+  tv_buf *r = &v->g->readme_invalid;
+  tv_printf(r, "| `%s` | %s | %s | `%s %llu`", v->name, what, stage, code, (unsigned long long)off);
+  if (v->limits[0] != '\0') {
+    tv_printf(r, ", `%.*s`", (int)strcspn(v->limits, "\n"), v->limits);
+  }
+  tv_printf(r, " |\n");
   tv_free(&e);
   tv_free(&v->f);
 }
 
 static void inv_from_base(tv_gen *g, tv_inv *v, const char *name, const hbase *b) {
+  memset(v, 0, sizeof(*v));
   v->g = g;
   v->name = name;
-  memset(&v->f, 0, sizeof(v->f));
   base_file(&v->f, b, 0);
 }
 
-/* Header, trailer and truncation: patches of the base file. */
+/* Header, trailer and truncation: patches of the base file. T = F - 48. */
 static void inv_container(tv_gen *g) {
   hbase b;
   base_init(&b, 0);
   tv_inv v;
-  size_t size;
+  size_t T;
 
   inv_from_base(g, &v, "header_magic", &b);
   v.f.p[1] = 't';
-  inv_emit(&v, "open", 0, "TCODEC_E_MAGIC", 0, "magic byte 1 changed ('T' -> 't')");
+  inv_emit(&v, "TCODEC_E_MAGIC", 0, "open (step 2)", "magic byte 1 changed ('T' -> 't')");
 
   inv_from_base(g, &v, "header_checksum", &b);
   v.f.p[16] ^= 0x01;
-  inv_emit(&v, "open", 0, "TCODEC_E_HEADER", 16, "header XXH3 (bytes 16..23) off by one bit");
+  inv_emit(&v, "TCODEC_E_HEADER", 16, "open (step 3)", "header_xxh3 off by one bit");
 
   inv_from_base(g, &v, "header_major", &b);
   le_put(v.f.p + 8, 2, 2);
   fix_header(&v.f);
   le_put(v.f.p + v.f.len - 48 + 24, 2, 2);
   fix_trailer(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_VERSION", 8,
-           "format major 2 in header and trailer, both checksums valid");
+  inv_emit(&v, "TCODEC_E_VERSION", 8, "open (step 4)",
+           "major 2 in header and trailer, both checksums valid");
 
   inv_from_base(g, &v, "header_flags", &b);
   le_put(v.f.p + 12, 1, 4);
   fix_header(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_RESERVED", 12, "reserved header flags = 1, checksum valid");
+  inv_emit(&v, "TCODEC_E_RESERVED", 12, "open (step 5)", "header flags = 1, checksum valid");
 
-  inv_from_base(g, &v, "truncated_0", &b);
+  inv_from_base(g, &v, "file_truncated_0", &b);
   v.f.len = 0;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRUNCATED", 0, "empty file");
+  inv_emit(&v, "TCODEC_E_TRUNCATED", 0, "open (step 1)", "empty file");
 
-  inv_from_base(g, &v, "truncated_111", &b);
+  inv_from_base(g, &v, "file_truncated_111", &b);
   v.f.len = 111;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRUNCATED", 111, "first 111 bytes (one less than the minimum)");
+  inv_emit(&v, "TCODEC_E_TRUNCATED", 111, "open (step 1)",
+           "the first 111 bytes (one less than the smallest file)");
 
-  inv_from_base(g, &v, "truncated_half", &b);
+  inv_from_base(g, &v, "file_truncated_half", &b);
   v.f.len /= 2;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", v.f.len - 8,
-           "first half of the file: no end magic in the last 8 bytes");
+  inv_emit(&v, "TCODEC_E_TRAILER", v.f.len - 8, "open (step 6)",
+           "the first half of the file: no end magic");
 
-  inv_from_base(g, &v, "truncated_1", &b);
+  inv_from_base(g, &v, "file_truncated_1", &b);
   v.f.len -= 1;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", v.f.len - 8, "last byte missing");
+  inv_emit(&v, "TCODEC_E_TRAILER", v.f.len - 8, "open (step 6)", "the last byte missing");
 
   inv_from_base(g, &v, "trailer_end_magic", &b);
-  size = v.f.len;
-  v.f.p[size - 1] ^= 0xff;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", size - 8, "last byte of the end magic changed");
+  T = v.f.len - 48;
+  v.f.p[T + 47] ^= 0xff;
+  inv_emit(&v, "TCODEC_E_TRAILER", T + 40, "open (step 6)", "last byte of end_magic changed");
 
   inv_from_base(g, &v, "trailer_checksum", &b);
-  size = v.f.len;
-  v.f.p[size - 16] ^= 0x80;
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", size - 16, "trailer XXH3 (bytes 32..39) off by one bit");
+  T = v.f.len - 48;
+  v.f.p[T + 32] ^= 0x80;
+  inv_emit(&v, "TCODEC_E_TRAILER", T + 32, "open (step 7)", "trailer_xxh3 off by one bit");
 
   inv_from_base(g, &v, "trailer_version", &b);
-  size = v.f.len;
-  le_put(v.f.p + size - 48 + 24, 2, 2);
+  T = v.f.len - 48;
+  le_put(v.f.p + T + 24, 2, 2);
   fix_trailer(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", size - 24,
-           "trailer major 2, header major 1 (trailer checksum valid)");
+  inv_emit(&v, "TCODEC_E_TRAILER", T + 24, "open (step 8)",
+           "trailer major 2, header major 1; trailer checksum valid");
 
   inv_from_base(g, &v, "trailer_flags", &b);
-  size = v.f.len;
-  le_put(v.f.p + size - 48 + 28, 1, 4);
+  T = v.f.len - 48;
+  le_put(v.f.p + T + 28, 1, 4);
   fix_trailer(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_RESERVED", size - 20, "reserved trailer flags = 1, checksum valid");
+  inv_emit(&v, "TCODEC_E_RESERVED", T + 28, "open (step 9)", "trailer flags = 1, checksum valid");
 
   inv_from_base(g, &v, "trailer_dir_low", &b);
-  size = v.f.len;
-  le_put(v.f.p + size - 48, 32, 8); /* dir_offset 32 < 64, dir_size still reaches the trailer */
-  le_put(v.f.p + size - 40, size - 48 - 32, 8);
+  T = v.f.len - 48;
+  le_put(v.f.p + T, 32, 8);
+  le_put(v.f.p + T + 8, T - 32, 8);
   fix_trailer(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", size - 48,
-           "dir_offset 32 (inside the header); dir_offset + dir_size = file_size - 48");
+  inv_emit(&v, "TCODEC_E_TRAILER", T, "open (step 10)",
+           "dir_offset 32 (inside the header), dir_offset + dir_size = T");
 
   inv_from_base(g, &v, "trailer_dir_wrap", &b);
-  size = v.f.len;
-  le_put(v.f.p + size - 48, UINT64_MAX - 15, 8); /* offset + size wraps to file_size - 48 */
-  le_put(v.f.p + size - 40, size - 48 + 16, 8);
+  T = v.f.len - 48;
+  le_put(v.f.p + T, UINT64_MAX - 15, 8);
+  le_put(v.f.p + T + 8, T + 16, 8);
   fix_trailer(&v.f);
-  inv_emit(&v, "open", 0, "TCODEC_E_TRAILER", size - 48,
-           "dir_offset 2^64-16 with dir_size such that the 64-bit sum wraps to file_size - 48");
+  inv_emit(&v, "TCODEC_E_TRAILER", T, "open (step 10)",
+           "dir_offset 2^64 - 16 and dir_size T + 16: the 64-bit sum wraps to T");
+
+  inv_from_base(g, &v, "limit_dir_bytes", &b);
+  T = v.f.len - 48;
+  snprintf(v.limits, sizeof(v.limits), "limit DIR_BYTES %llu\n",
+           (unsigned long long)(le_get(v.f.p + T + 8, 8) - 1));
+  inv_emit(&v, "TCODEC_E_LIMIT", T + 8, "open (step 11)",
+           "valid file, limit DIR_BYTES one less than its dir_size");
 
   inv_from_base(g, &v, "dir_checksum", &b);
   v.f.p[dir_offset_of(&v.f) + 3] ^= 0x20;
-  inv_emit(&v, "open", 0, "TCODEC_E_DIR_CHECKSUM", dir_offset_of(&v.f),
-           "one directory byte changed; trailer intact");
+  inv_emit(&v, "TCODEC_E_DIR_CHECKSUM", dir_offset_of(&v.f), "open (step 12)",
+           "one directory byte changed");
   base_release(&b);
 }
 
 /* The base file with its directory re-encoded from a modified description. */
 static void inv_dir(tv_gen *g, const char *name, const hbase *b, const char *code,
-                    const char *what) {
+                    const char *stage, const char *what) {
   tv_inv v;
   inv_from_base(g, &v, name, b);
-  inv_emit(&v, "open", 0, code, dir_offset_of(&v.f), what);
+  inv_emit(&v, code, dir_offset_of(&v.f), stage, what);
 }
 
-static void inv_directory(tv_gen *g) {
+/* CBOR well-formedness: byte patches of the re-encoded directory. */
+static void inv_cbor(tv_gen *g) {
   hbase b;
   tv_inv v;
   tv_buf dir = {0};
-
-  /* CBOR well-formedness: patches of the directory bytes. */
   base_init(&b, 0);
-  inv_from_base(g, &v, "cbor_reserved_ai", &b);
+
+  inv_from_base(g, &v, "dir_cbor_reserved_ai", &b);
   h_directory(&dir, &b.d);
-  size_t at = find_once(g, &dir, "\x65" "align\x18\x40", 8) + 6;
+  size_t at = find_once(g, &dir,
+                        "\x65"
+                        "align\x18\x40",
+                        8) +
+              6;
   memmove(dir.p + at + 1, dir.p + at + 2, dir.len - at - 2);
   dir.len--;
-  dir.p[at] = 0x1c; /* unsigned integer with additional information 28 (reserved) */
+  dir.p[at] = 0x1c; /* major type 0 with additional information 28: reserved */
   set_directory(&v.f, &dir);
-  inv_emit(&v, "open", 0, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f) + at,
-           "the value of \"align\" has additional information 28 (reserved): not well-formed");
+  inv_emit(&v, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f), "open (step 13)",
+           "the value of \"align\" has additional information 28 (not well-formed)");
 
-  inv_from_base(g, &v, "cbor_indefinite", &b);
+  inv_from_base(g, &v, "dir_cbor_indefinite", &b);
   dir.len = 0;
   h_directory(&dir, &b.d);
-  at = find_once(g, &dir, "\x67" "tensors\x81", 9) + 8;
-  dir.p[at] = 0x9f; /* "tensors" as an indefinite-length array, closed by a break */
-  tv_put8(&dir, 0xff);
+  at = find_once(g, &dir,
+                 "\x67"
+                 "tensors\x81",
+                 9) +
+       8;
+  dir.p[at] = 0x9f;    /* indefinite-length array ... */
+  tv_put8(&dir, 0xff); /* ... closed by a break: well-formed, but forbidden */
   set_directory(&v.f, &dir);
-  inv_emit(&v, "open", 0, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f) + at,
-           "\"tensors\" is an indefinite-length array (well-formed CBOR, forbidden here)");
+  inv_emit(&v, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f), "open (step 13)",
+           "\"tensors\" is an indefinite-length array");
 
-  inv_from_base(g, &v, "cbor_trailing", &b);
+  inv_from_base(g, &v, "dir_cbor_trailing", &b);
   dir.len = 0;
   h_directory(&dir, &b.d);
-  at = dir.len;
   tv_put8(&dir, 0x00);
   set_directory(&v.f, &dir);
-  inv_emit(&v, "open", 0, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f) + at,
-           "one byte (0x00) after the directory's top-level map, inside dir_size");
+  inv_emit(&v, "TCODEC_E_DIR_CBOR", dir_offset_of(&v.f), "open (step 13)",
+           "a byte 0x00 after the top-level map, inside dir_size");
   tv_free(&dir);
-
-  /* Schema: the directory re-encoded from a modified description. */
-  b.d.drop = "tensors";
-  inv_dir(g, "dir_missing_tensors", &b, "TCODEC_E_DIR_SCHEMA", "no \"tensors\" key");
-  b.d.drop = "xxh3";
-  inv_dir(g, "dir_missing_stream_key", &b, "TCODEC_E_DIR_SCHEMA", "streams without \"xxh3\"");
-  b.d.drop = "nnz";
-  inv_dir(g, "dir_missing_param", &b, "TCODEC_E_PARAMS", "ternary params without \"nnz\"");
-  b.d.drop = NULL;
-  b.d.shape_text = 1;
-  inv_dir(g, "dir_wrong_type", &b, "TCODEC_E_DIR_SCHEMA", "\"shape\" is the text \"2x5\"");
-  b.d.shape_text = 0;
-  b.d.align = 32;
-  inv_dir(g, "dir_align_small", &b, "TCODEC_E_DIR_SCHEMA",
-          "\"align\" 32 (a power of two below 64; the streams are multiples of it)");
-  b.d.align = 64;
-  b.d.t[0].dtype = 16;
-  inv_dir(g, "dir_unknown_dtype", &b, "TCODEC_E_UNSUPPORTED_DTYPE", "dtype id 16");
-  b.d.t[0].dtype = TCODEC_I8;
-  inv_dir(g, "dir_quant_int_dtype", &b, "TCODEC_E_UNSUPPORTED_DTYPE",
-          "ternary tensor with original dtype i8 (quantized encodings need a float dtype)");
-  b.d.t[0].dtype = TCODEC_F32;
-  b.d.t[0].st[2].coder = 128;
-  inv_dir(g, "dir_coder_invalid", &b, "TCODEC_E_DIR_SCHEMA", "scales stream with coder id 128");
-  b.d.t[0].st[2].coder = 0;
-  b.d.requires = "x.future";
-  inv_dir(g, "dir_requires", &b, "TCODEC_E_UNSUPPORTED_FEATURE", "\"requires\": [\"x.future\"]");
-  b.d.requires = NULL;
-  base_release(&b);
-
-  base_init(&b, 0);
-  static const char sec[] = "needed";
-  b.d.has_section = 1;
-  b.d.sec_critical = 1;
-  b.d.sec_type = "x.future";
-  b.d.sec = hf_stream(&b.h, 0, sec, 6, 64);
-  inv_dir(g, "dir_critical_section", &b, "TCODEC_E_UNSUPPORTED_SECTION",
-          "critical section of type \"x.future\"");
-  base_release(&b);
-
-  base_init(&b, 0); /* a second tensor "w" with its own streams */
-  ht_ternary(&b.h, &b.d.t[1], "w", &SH_2x5, base_sym, 1, TCODEC_F32, base_scale, 64);
-  b.d.nt = 2;
-  inv_dir(g, "dir_duplicate_name", &b, "TCODEC_E_DUPLICATE", "two tensors named \"w\"");
-  base_release(&b);
-
-  base_init(&b, 0); /* mask declares 3 bytes (n = 10 implies 2); 3 bytes stored */
-  {
-    uint8_t mask3[3] = {0x65, 0x02, 0x00};
-    b.d.t[0].st[0].size = b.d.t[0].st[0].len = 3;
-    b.d.t[0].st[0].xxh3 = xxh3(mask3, 3);
-    hf_at(&b.h, b.d.t[0].st[0].off, mask3, 3);
-  }
-  inv_dir(g, "stream_len", &b, "TCODEC_E_STREAM_SIZE",
-          "mask stream of len 3 where 10 elements imply 2 (size 3, stored, checksum valid)");
   base_release(&b);
 }
 
-/* Stream placement: off, align, overlap. The offset is the stream's. */
+static void inv_schema(tv_gen *g) {
+  hbase b;
+  base_init(&b, 0);
+  b.d.dup_dtype = 1;
+  inv_dir(g, "dir_duplicate_key", &b, "TCODEC_E_DIR_SCHEMA", "open (step 14)",
+          "the tensor map holds \"dtype\" twice");
+  b.d.dup_dtype = 0;
+  b.d.requires = "x.future";
+  inv_dir(g, "dir_requires", &b, "TCODEC_E_UNSUPPORTED_FEATURE", "open (step 15)",
+          "\"requires\": [\"x.future\"]");
+  b.d.requires = NULL;
+  b.d.align = 32;
+  inv_dir(g, "dir_align_small", &b, "TCODEC_E_DIR_SCHEMA", "open (step 16)",
+          "\"align\" 32: a power of two below 64 (the streams are multiples of it)");
+  b.d.align = 64;
+  b.d.drop = "tensors";
+  inv_dir(g, "dir_missing_tensors", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19)",
+          "no \"tensors\" key");
+  b.d.drop = "xxh3";
+  inv_dir(g, "dir_missing_stream_key", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19e)",
+          "stream maps without \"xxh3\"");
+  b.d.drop = "nnz";
+  inv_dir(g, "dir_missing_param", &b, "TCODEC_E_PARAMS", "open (step 19d)",
+          "ternary params without \"nnz\"");
+  b.d.drop = NULL;
+  b.d.shape_text = 1;
+  inv_dir(g, "dir_wrong_type", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19c)",
+          "\"shape\" is the text \"2x5\"");
+  b.d.shape_text = 0;
+  b.d.t[0].enc = 0;
+  inv_dir(g, "dir_enc_zero", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19b)", "\"enc\" 0");
+  b.d.t[0].enc = TCODEC_ENC_TERNARY;
+  b.d.t[0].dtype = 16;
+  inv_dir(g, "dir_unknown_dtype", &b, "TCODEC_E_UNSUPPORTED_DTYPE", "open (step 19f)",
+          "dtype id 16");
+  b.d.t[0].dtype = TCODEC_I8;
+  inv_dir(g, "dir_quant_int_dtype", &b, "TCODEC_E_UNSUPPORTED_DTYPE", "open (step 19f)",
+          "ternary tensor of original dtype i8");
+  b.d.t[0].dtype = TCODEC_F32;
+  b.d.t[0].st[2].coder = 128;
+  inv_dir(g, "dir_coder_invalid", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19e)",
+          "scales stream with coder 128");
+  b.d.t[0].st[2].coder = 0;
+  b.d.t[0].name = "w\xff";
+  inv_dir(g, "dir_name_not_utf8", &b, "TCODEC_E_DIR_SCHEMA", "open (step 19a)",
+          "tensor name \"w\" followed by byte 0xFF (not UTF-8)");
+  base_release(&b);
+
+  base_init(&b, 0); /* raw f32 [2^32, 2^32]: 2^64 elements */
+  b.d.t[0].enc = TCODEC_ENC_RAW;
+  b.d.t[0].npar = 0;
+  b.d.t[0].sh = (tv_shape){2, {1ull << 32, 1ull << 32}};
+  b.d.t[0].nst = 1;
+  b.d.t[0].st[0].role = TCODEC_ROLE_DATA;
+  inv_dir(g, "dir_shape_overflow", &b, "TCODEC_E_SHAPE", "open (step 19c)",
+          "raw tensor of shape [2^32, 2^32]: the product is 2^64");
+  base_release(&b);
+
+  base_init(&b, 0);
+  ht_ternary(&b.h, &b.d.t[1], "w", &SH_2x5, base_sym, 1, TCODEC_F32, base_scale, 64);
+  b.d.nt = 2;
+  inv_dir(g, "dir_duplicate_name", &b, "TCODEC_E_DUPLICATE", "open (step 20)",
+          "two tensors named \"w\", each with its own streams");
+  base_release(&b);
+
+  base_init(&b, 0);
+  b.d.has_section = 1;
+  b.d.sec_critical = 1;
+  b.d.sec_type = "x.future";
+  b.d.sec = hf_stream(&b.h, 0, "needed", 6, 64);
+  inv_dir(g, "section_critical", &b, "TCODEC_E_UNSUPPORTED_SECTION", "open (step 18)",
+          "a critical section of type \"x.future\"");
+  base_release(&b);
+}
+
+/* Limits set by the .expect file (open, offset D). */
+static void inv_limits(tv_gen *g) {
+  hbase b;
+  tv_inv v;
+  base_init(&b, 1);
+  inv_from_base(g, &v, "limit_tensors", &b);
+  snprintf(v.limits, sizeof(v.limits), "limit TENSORS 1\n");
+  inv_emit(&v, "TCODEC_E_LIMIT", dir_offset_of(&v.f), "open (step 19)",
+           "valid file of 2 tensors, limit TENSORS 1");
+  inv_from_base(g, &v, "limit_tensor_elems", &b);
+  snprintf(v.limits, sizeof(v.limits), "limit TENSOR_ELEMS 9\n");
+  inv_emit(&v, "TCODEC_E_LIMIT", dir_offset_of(&v.f), "open (step 19c)",
+           "valid file with a tensor of 10 elements, limit TENSOR_ELEMS 9");
+  b.d.meta_key = "producer";
+  b.d.meta_val = "tcvectors";
+  inv_from_base(g, &v, "limit_meta_bytes", &b);
+  snprintf(v.limits, sizeof(v.limits), "limit META_BYTES 16\n");
+  inv_emit(&v, "TCODEC_E_LIMIT", dir_offset_of(&v.f), "open (step 17)",
+           "valid file with metadata of 8 + 9 bytes, limit META_BYTES 16");
+  b.d.meta_key = NULL;
+  b.d.has_section = 1;
+  b.d.sec_type = "x.note";
+  b.d.sec = hf_stream(&b.h, 0, "sixsix", 6, 64);
+  inv_from_base(g, &v, "limit_section_bytes", &b);
+  snprintf(v.limits, sizeof(v.limits), "limit SECTION_BYTES 5\n");
+  inv_emit(&v, "TCODEC_E_LIMIT", dir_offset_of(&v.f), "open (step 18)",
+           "valid file with an optional section of 6 bytes, limit SECTION_BYTES 5");
+  base_release(&b);
+}
+
+/* Stream placement and declared sizes: offset = the stream's off. */
 static void inv_streams(tv_gen *g) {
   hbase b;
   tv_inv v;
 
-  base_init(&b, 0); /* signs stored at 96 instead of 128 */
-  b.d.t[0].st[1].off = 96;
+  base_init(&b, 0);
+  b.d.t[0].st[1].off = 96; /* signs stored at 96 instead of 128 */
   hf_at(&b.h, 96, "\x06", 1);
   inv_from_base(g, &v, "stream_misaligned", &b);
-  inv_emit(&v, "open", 0, "TCODEC_E_STREAM_RANGE", 96, "signs stream at offset 96 with align 64");
+  inv_emit(&v, "TCODEC_E_STREAM_RANGE", 96, "open (S1)", "signs stream at 96 with align 64");
   base_release(&b);
 
   base_init(&b, 0);
   b.d.t[0].st[0].off = 0;
   inv_from_base(g, &v, "stream_in_header", &b);
-  inv_emit(&v, "open", 0, "TCODEC_E_STREAM_RANGE", 0,
-           "mask stream at offset 0 (aligned, but inside the header)");
+  inv_emit(&v, "TCODEC_E_STREAM_RANGE", 0, "open (S1)",
+           "mask stream at offset 0 (aligned, inside the header)");
   base_release(&b);
 
   base_init(&b, 0);
   b.d.t[0].st[2].off = 1u << 20;
   inv_from_base(g, &v, "stream_outside", &b);
-  inv_emit(&v, "open", 0, "TCODEC_E_STREAM_RANGE", 1u << 20,
-           "scales stream at offset 2^20, beyond the directory and the file");
+  inv_emit(&v, "TCODEC_E_STREAM_RANGE", 1u << 20, "open (S1)",
+           "scales stream at 2^20, past the directory and the file");
   base_release(&b);
 
-  /* A raw f32 [20] stream at 64 (80 bytes) with only 40 bytes before the directory. */
-  memset(&b, 0, sizeof(b));
+  memset(&b, 0, sizeof(b)); /* raw f32 [20] at 64 (80 bytes), directory at 104 */
   b.d.align = 64;
   {
     uint8_t data[80];
@@ -1832,12 +2080,11 @@ static void inv_streams(tv_gen *g) {
     b.h.pay.len = 40;
   }
   inv_from_base(g, &v, "stream_past_payload", &b);
-  inv_emit(&v, "open", 0, "TCODEC_E_STREAM_RANGE", 64,
+  inv_emit(&v, "TCODEC_E_STREAM_RANGE", 64, "open (S1)",
            "raw stream [64, 144) while the directory starts at 104");
   base_release(&b);
 
-  /* Overlap: raw "a" f32 [20] at 64..144, raw "b" f32 [2] at 128..136 (inside a). */
-  memset(&b, 0, sizeof(b));
+  memset(&b, 0, sizeof(b)); /* raw "a" f32 [20] at [64, 144), raw "b" f32 [2] at [128, 136) */
   b.d.align = 64;
   {
     uint8_t data[80];
@@ -1846,119 +2093,134 @@ static void inv_streams(tv_gen *g) {
     ht_raw(&b.h, &b.d.t[0], "a", TCODEC_F32, &s20, data, 64);
     ht_raw(&b.h, &b.d.t[1], "b", TCODEC_F32, &SH_2, data + 64, 64);
     b.d.t[1].st[0].off = 128;
-    b.d.t[1].st[0].xxh3 = xxh3(data + 64, 8);
     b.h.pay.len = 80; /* drop the copy the second ht_raw appended */
     b.d.nt = 2;
   }
   inv_from_base(g, &v, "stream_overlap", &b);
-  inv_emit(&v, "open", 0, "TCODEC_E_STREAM_RANGE", 128,
+  inv_emit(&v, "TCODEC_E_STREAM_RANGE", 128, "open (S4)",
            "tensor b's stream [128, 136) lies inside tensor a's [64, 144)");
+  base_release(&b);
+
+  base_init(&b, 0); /* signs: size 2, len 1, coder 0 */
+  b.d.t[0].st[1].size = 2;
+  hf_at(&b.h, 128, "\x06\x00", 2);
+  b.d.t[0].st[1].xxh3 = xxh3("\x06\x00", 2);
+  inv_from_base(g, &v, "stream_size_len", &b);
+  inv_emit(&v, "TCODEC_E_STREAM_SIZE", 128, "open (S2)",
+           "signs stream with coder 0, size 2 and len 1");
+  base_release(&b);
+
+  base_init(&b, 0); /* mask: len 3 (and size 3) where n = 10 implies 2 */
+  {
+    static const uint8_t mask3[3] = {0x65, 0x02, 0x00};
+    b.d.t[0].st[0].size = b.d.t[0].st[0].len = 3;
+    b.d.t[0].st[0].xxh3 = xxh3(mask3, 3);
+    hf_at(&b.h, 64, mask3, 3);
+  }
+  inv_from_base(g, &v, "stream_len", &b);
+  inv_emit(&v, "TCODEC_E_STREAM_SIZE", 64, "open (S3)",
+           "mask stream of len 3 where 10 elements imply 2");
   base_release(&b);
 }
 
-/* A minimal zstd frame (RFC 8878): single segment, 1-byte content size, one raw block. */
+/* A minimal zstd frame (RFC 8878): single segment, 1-byte content size, one block. */
 static size_t zstd_raw_frame(uint8_t *dst, const uint8_t *src, size_t n, unsigned fcs,
                              unsigned block_type) {
-  size_t k = 0;
-  dst[k++] = 0x28;
-  dst[k++] = 0xb5;
-  dst[k++] = 0x2f;
-  dst[k++] = 0xfd;
-  dst[k++] = 0x20; /* FCS_flag 0, Single_Segment 1: 1-byte Frame_Content_Size */
-  dst[k++] = (uint8_t)fcs;
+  static const uint8_t head[6] = {0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00};
+  memcpy(dst, head, 6);
+  dst[5] = (uint8_t)fcs; /* FHD 0x20: Single_Segment, FCS_flag 0: 1-byte content size */
   uint32_t bh = 1u | (block_type << 1) | ((uint32_t)n << 3); /* last block */
-  dst[k++] = (uint8_t)bh;
-  dst[k++] = (uint8_t)(bh >> 8);
-  dst[k++] = (uint8_t)(bh >> 16);
-  memcpy(dst + k, src, n);
-  return k + n;
+  le_put(dst + 6, bh, 3);
+  memcpy(dst + 9, src, n);
+  return 9 + n;
 }
 
-/* Errors that show only when tensor 0 is decoded; tensor 1 ("ok") stays readable. */
+/* Replace the stored bytes of stream *s by `src` (coder, size and checksum follow). */
+static void restore_stream(hbase *b, hst *s, unsigned coder, const uint8_t *src, size_t n) {
+  s->coder = coder;
+  s->size = n;
+  s->xxh3 = xxh3(src, n);
+  hf_at(&b->h, s->off, src, n);
+}
+
+/* Errors that show when tensor 0 is decoded (tensor 1, "ok", stays readable) or when
+ * the section is read. mask at 64, signs at 128, scales at 192. */
 static void inv_payload(tv_gen *g) {
   hbase b;
   tv_inv v;
-  hst *mask, *signs, *scales;
-#define BASE_OK()              \
-  do {                         \
-    base_init(&b, 1);          \
-    mask = &b.d.t[0].st[0];    \
-    signs = &b.d.t[0].st[1];   \
-    scales = &b.d.t[0].st[2];  \
-  } while (0)
+  hst *signs, *scales;
 
-  BASE_OK();
-  inv_from_base(g, &v, "payload_checksum", &b);
-  v.f.p[scales->off + 3] ^= 0x01; /* 0.5 -> -0.5: the checksum catches it */
-  inv_emit(&v, "decode", 0, "TCODEC_E_STREAM_CHECKSUM", scales->off,
-           "one bit of the scales stream flipped (directory intact)");
+  base_init(&b, 1);
+  scales = &b.d.t[0].st[2];
+  inv_from_base(g, &v, "stream_checksum", &b);
+  v.f.p[scales->off + 3] ^= 0x01;
+  inv_emit(&v, "TCODEC_E_STREAM_CHECKSUM", scales->off, "decode w (T2)",
+           "one bit of the scales stream flipped, directory intact");
   base_release(&b);
 
-  BASE_OK();
-  scales->coder = 2;
-  inv_from_base(g, &v, "coder_unknown", &b);
-  inv_emit(&v, "decode", 0, "TCODEC_E_UNSUPPORTED_CODER", scales->off,
-           "scales stream with coder 2 (reserved for a later version): open succeeds");
+  base_init(&b, 1);
+  b.d.t[0].st[2].coder = 2;
+  inv_from_base(g, &v, "stream_coder_unknown", &b);
+  inv_emit(&v, "TCODEC_E_UNSUPPORTED_CODER", b.d.t[0].st[2].off, "decode w (T2)",
+           "scales stream with the reserved coder 2 (open succeeds)");
   base_release(&b);
 
-  BASE_OK();
+  base_init(&b, 1);
   b.d.t[0].enc = 6;
   b.d.t[0].npar = 0;
-  inv_from_base(g, &v, "encoding_unknown", &b);
-  inv_emit(&v, "decode", 0, "TCODEC_E_UNSUPPORTED_ENCODING", UINT64_MAX,
-           "tensor with encoding id 6 (unknown; its streams are in range): open succeeds");
+  inv_from_base(g, &v, "dir_encoding_unknown", &b);
+  inv_emit(&v, "TCODEC_E_UNSUPPORTED_ENCODING", dir_offset_of(&v.f), "decode w (T1)",
+           "tensor with encoding id 6, streams in range (open succeeds)");
   base_release(&b);
 
-  { /* zstd frames built by hand around the signs stream (len 1) */
-    uint8_t frame[32];
-    static const uint8_t sb[2] = {0x06, 0x00};
-    BASE_OK();
-    size_t fn = zstd_raw_frame(frame, sb, 1, 1, 3); /* Block_Type 3 is reserved */
-    signs->coder = 1;
-    signs->size = fn;
-    signs->xxh3 = xxh3(frame, fn);
-    hf_at(&b.h, signs->off, frame, fn);
-    inv_from_base(g, &v, "zstd_corrupt", &b);
-    inv_emit(&v, "decode", 0, "TCODEC_E_STREAM_CODER", signs->off,
-             "signs stream as a zstd frame whose block has the reserved type 3");
-    base_release(&b);
+  uint8_t frame[32];
+  static const uint8_t sb[2] = {0x06, 0x00};
+  base_init(&b, 1);
+  signs = &b.d.t[0].st[1];
+  restore_stream(&b, signs, 1, frame, zstd_raw_frame(frame, sb, 1, 1, 3));
+  inv_from_base(g, &v, "stream_zstd_corrupt", &b);
+  inv_emit(&v, "TCODEC_E_STREAM_CODER", signs->off, "decode w (T2)",
+           "signs stream as a zstd frame whose block has the reserved Block_Type 3");
+  base_release(&b);
 
-    BASE_OK();
-    fn = zstd_raw_frame(frame, sb, 2, 2, 0); /* valid frame of 2 bytes, len says 1 */
-    signs->coder = 1;
-    signs->size = fn;
-    signs->xxh3 = xxh3(frame, fn);
-    hf_at(&b.h, signs->off, frame, fn);
-    inv_from_base(g, &v, "zstd_content_size", &b);
-    inv_emit(&v, "decode", 0, "TCODEC_E_STREAM_CODER", signs->off,
-             "signs stream as a valid zstd frame of 2 bytes where len is 1");
-    base_release(&b);
-  }
+  base_init(&b, 1);
+  signs = &b.d.t[0].st[1];
+  restore_stream(&b, signs, 1, frame, zstd_raw_frame(frame, sb, 2, 2, 0));
+  inv_from_base(g, &v, "stream_zstd_content_size", &b);
+  inv_emit(&v, "TCODEC_E_STREAM_CODER", signs->off, "decode w (T2)",
+           "signs stream as a valid zstd frame of 2 bytes where len is 1");
+  base_release(&b);
 
-  BASE_OK();
-  b.d.t[0].par[3].v = 4; /* nnz 4, the mask has 5 ones; signs still 1 byte, padding zero */
-  inv_from_base(g, &v, "mask_popcount", &b);
-  inv_emit(&v, "decode", 0, "TCODEC_E_PAYLOAD", mask->off,
+  base_init(&b, 1);
+  b.d.t[0].par[3].v = 4; /* "nnz" 4; the mask has 5 ones; SIGNS stays 1 byte, padding 0 */
+  inv_from_base(g, &v, "ternary_mask_popcount", &b);
+  inv_emit(&v, "TCODEC_E_PAYLOAD", 64, "decode w (T3)",
            "ternary \"nnz\" 4 while the mask holds 5 ones");
   base_release(&b);
 
-  BASE_OK();
-  {
-    uint8_t s = 0x06 | 0x80; /* nnz 5: bits 5..7 are padding */
-    hf_at(&b.h, signs->off, &s, 1);
-    signs->xxh3 = xxh3(&s, 1);
-  }
-  inv_from_base(g, &v, "padding_bits", &b);
-  inv_emit(&v, "decode", 0, "TCODEC_E_PAYLOAD", signs->off,
-           "bit 7 of the signs stream set (past the 5 sign bits); checksum valid");
+  base_init(&b, 1);
+  signs = &b.d.t[0].st[1];
+  restore_stream(&b, signs, 0, (const uint8_t *)"\x86", 1); /* bit 7: padding (nnz 5) */
+  inv_from_base(g, &v, "ternary_signs_padding", &b);
+  inv_emit(&v, "TCODEC_E_PAYLOAD", signs->off, "decode w (T3)",
+           "bit 7 of the signs stream set (5 sign bits); checksum valid");
   base_release(&b);
 
-  /* k-bit with a zero point out of range: bits 2, zero point 4. */
-  memset(&b, 0, sizeof(b));
+  base_init(&b, 1); /* T2 runs on every stream before T3 */
+  signs = &b.d.t[0].st[1];
+  restore_stream(&b, signs, 0, (const uint8_t *)"\x86", 1);
+  inv_from_base(g, &v, "ternary_checksum_before_payload", &b);
+  v.f.p[b.d.t[0].st[2].off] ^= 0x01;
+  inv_emit(&v, "TCODEC_E_STREAM_CHECKSUM", b.d.t[0].st[2].off, "decode w (T2 before T3)",
+           "nonzero signs padding (role 2) and a bad scales checksum (role 3)");
+  base_release(&b);
+
+  memset(&b, 0, sizeof(b)); /* k-bit, 2 bits, zero point 4 */
   b.d.align = 64;
   {
     hten *t = &b.d.t[0];
-    uint8_t codes[3] = {0xe4, 0x1b, 0x09}, zeros[1] = {4}, scale[4];
+    static const uint8_t codes[3] = {0xe4, 0x1b, 0x09}, zeros[1] = {4};
+    uint8_t scale[4];
     le_put(scale, f32_bits(0.25f), 4);
     t->name = "k";
     t->dtype = TCODEC_F32;
@@ -1977,11 +2239,20 @@ static void inv_payload(tv_gen *g) {
     ht_raw(&b.h, &b.d.t[1], "ok", TCODEC_F32, &SH_2, ok_data, 64);
     b.d.nt = 2;
   }
-  inv_from_base(g, &v, "zero_point_range", &b);
-  inv_emit(&v, "decode", 0, "TCODEC_E_PAYLOAD", b.d.t[0].st[2].off,
-           "2-bit k-bit tensor whose zero point is 4 (must be < 2^bits)");
+  inv_from_base(g, &v, "kbit_zero_point_range", &b);
+  inv_emit(&v, "TCODEC_E_PAYLOAD", b.d.t[0].st[2].off, "decode k (T3)",
+           "2-bit k-bit tensor whose zero point is 4");
   base_release(&b);
-#undef BASE_OK
+
+  base_init(&b, 1);
+  b.d.has_section = 1;
+  b.d.sec_type = "x.note";
+  b.d.sec = hf_stream(&b.h, 0, "sixsix", 6, 64);
+  inv_from_base(g, &v, "section_checksum", &b);
+  v.f.p[b.d.sec.off] ^= 0x04;
+  inv_emit(&v, "TCODEC_E_STREAM_CHECKSUM", b.d.sec.off, "read section 0 (T2)",
+           "one bit of an optional section's stream flipped; the tensors decode");
+  base_release(&b);
 }
 
 /* ---- hand-built valid vectors ---- */
@@ -2016,7 +2287,7 @@ static void valid_forward(tv_gen *g) {
   b.d.sec_type = "x.unknown-optional";
   b.d.sec = hf_stream(h, 0, note, sizeof(note) - 1, 64);
   tv_put8(&h->pay, 0xa5); /* a gap byte before the directory too */
-  t0.st[0] = sc; /* directory lists scales, mask, signs: any order is allowed */
+  t0.st[0] = sc;          /* directory lists scales, mask, signs: any order is allowed */
   t0.st[1] = mk;
   t0.st[2] = sg;
   b.d.t[0] = t0;
@@ -2032,7 +2303,7 @@ static void valid_forward(tv_gen *g) {
   tv_vec v;
   memset(&v, 0, sizeof(v));
   v.g = g;
-  v.name = "forward_compat";
+  v.name = "dir_forward_compat";
   v.align = 64;
   v.minor = 3;
   readme_line(&g->readme_valid, v.name,
@@ -2067,7 +2338,7 @@ static void valid_base(tv_gen *g) {
   tv_vec v;
   memset(&v, 0, sizeof(v));
   v.g = g;
-  v.name = "invalid_base";
+  v.name = "dir_base";
   v.align = 64;
   readme_line(&g->readme_valid, v.name,
               "hand-built: the file every invalid vector is derived from, unmodified "
@@ -2092,68 +2363,94 @@ static void valid_base(tv_gen *g) {
 
 static void emit_readme(tv_gen *g) {
   tv_buf r = {0};
-  tv_printf(&r,
-"# Test vectors for the .tc container (format 1.0)\n"
-"\n"
-"Generated by `tools/tcvectors.c` (`scripts/gen-vectors.sh`); do not edit by hand.\n"
-"`tests/test_vectors.c` checks that every valid vector decodes to its expectation, that\n"
-"every invalid vector fails exactly as its `.expect` says, and that regenerating gives\n"
-"these bytes. Vectors whose streams are zstd-coded record the zstd version in their\n"
-"`.txt` dump (zstd output may differ between zstd versions; the decoded values may not).\n"
-"\n"
-"## valid/\n"
-"\n"
-"`NAME.tc` is the container. `NAME.json` holds what a reader must return, computed by the\n"
-"generator from the inputs it gave the writer with the formulas of `spec/FORMAT.md`:\n"
-"\n"
-"- `format`, `align`, `meta` (model metadata in file order: `text` or `bytes` as hex),\n"
-"  `sections` (type, critical, decoded bytes as hex);\n"
-"- per tensor, in directory order: `name`, `dtype`, `shape`, `encoding`, per-tensor `meta`,\n"
-"  `params` as the directory holds them (spec key names), `units` (scale units),\n"
-"  `has_mask` and `nnz` as `tcodec_tensor_info` reports them;\n"
-"- `f32`: the F32 output, one IEEE binary32 bit pattern per element as a hex string\n"
-"  (`\"nan\"`: any NaN);\n"
-"- `original`: the output in the original dtype, little-endian bytes as hex (raw: the stored\n"
-"  element bytes; quantized: the f32 value converted, f64 exactly, f16/bf16 rounded to\n"
-"  nearest even);\n"
-"- `symbols` (quantized only): the SYMBOLS output (-1/0/+1; k-bit: the code, masked-out\n"
-"  elements the zero point; hybrid full filters 0).\n"
-"\n"
-"`NAME.txt` is a readable dump: header and trailer fields, the directory in CBOR\n"
-"diagnostic notation, and the stored bytes of every stream.\n"
-"\n"
-"| vector | what it covers |\n"
-"|---|---|\n");
+  tv_printf(
+      &r, "%s",
+      "# Test vectors for the .tc container (format 1.0)\n"
+      "\n"
+      "Generated by `tools/tcvectors.c` (`scripts/gen-vectors.sh`); do not edit by hand. Layout "
+      "and\n"
+      "harness: [FORMAT.md, Appendix A](../FORMAT.md#appendix-a-test-vectors).\n"
+      "`tests/test_vectors.c` checks that every valid vector decodes to its expectation, that "
+      "every\n"
+      "invalid vector fails exactly as its `.expect` says, and that regenerating gives these "
+      "bytes.\n"
+      "\n"
+      "## valid/\n"
+      "\n"
+      "`NAME.tc` must open with default limits; every tensor decodes and every section reads.\n"
+      "Most are written by libtcodec's writer from inputs chosen by the generator (coder and byte\n"
+      "grouping set explicitly, detection off); `dir_forward_compat` and `dir_base` are assembled\n"
+      "byte by byte by the generator. Vectors with zstd-coded streams record the zstd version in\n"
+      "their `.txt` (zstd's output may change between versions, the decoded values may not).\n"
+      "\n"
+      "`NAME.json` holds the expected results, computed by the generator from the inputs it gave\n"
+      "the writer with the formulas of `spec/FORMAT.md` (never read back from a file):\n"
+      "\n"
+      "```\n"
+      "{\n"
+      "  \"vector\": NAME,\n"
+      "  \"format\": {\"major\": 1, \"minor\": M},\n"
+      "  \"align\": A,\n"
+      "  \"meta\": [{\"key\": K, \"text\": V} or {\"key\": K, \"bytes\": HEX}, ...],  model "
+      "metadata, file order\n"
+      "  \"sections\": [{\"type\": T, \"critical\": B, \"size\": N, \"bytes\": HEX}, ...],\n"
+      "  \"tensors\": [                                                   directory order\n"
+      "    {\"name\": S, \"dtype\": \"f32\", \"shape\": [..], \"encoding\": \"ternary\",\n"
+      "     \"meta\": [{\"key\": K, \"text\": V}, ...],                        per-tensor "
+      "metadata\n"
+      "     \"params\": {...},          as the directory holds them: spec key names; dtypes by "
+      "name\n"
+      "     \"units\": U, \"has_mask\": B, \"nnz\": K,   quantized only: scale units; a MASK "
+      "stream\n"
+      "                                          exists; nonzero/coded elements (n if no mask)\n"
+      "     \"f32\": [\"0x3f800000\", ...],      F32 output: binary32 bit patterns (\"nan\": any "
+      "NaN)\n"
+      "     \"original\": HEX,                 ORIGINAL output: little-endian bytes of the dtype\n"
+      "     \"symbols\": [-1, 0, 1, ...],      SYMBOLS output (quantized only; k-bit: codes)\n"
+      "     \"streams\": {\"mask\": HEX, ...}}   STREAM output: stream bytes per role name\n"
+      "  ]\n"
+      "}\n"
+      "```\n"
+      "\n"
+      "The output forms are those of FORMAT.md, \"Output forms\": raw F32 converts floats (f64\n"
+      "round-to-nearest-even), integers to the nearest binary32, bool to 0.0/1.0; quantized "
+      "values\n"
+      "follow the decoding formulas; ORIGINAL converts the binary32 value to the dtype (f64 "
+      "exact,\n"
+      "f16/bf16 round-to-nearest-even). Role names: data, mask, signs, scales, codes, zeros, "
+      "kinds,\n"
+      "full (ids 0..7).\n"
+      "\n"
+      "`NAME.txt` is a readable dump: header and trailer fields, the directory in CBOR diagnostic\n"
+      "notation, and per stream its keys and its stream bytes in hex.\n"
+      "\n"
+      "| vector | what it covers |\n"
+      "|---|---|\n");
   tv_put(&r, g->readme_valid.p, g->readme_valid.len);
-  tv_printf(&r,
-"\n"
-"## invalid/\n"
-"\n"
-"Each `NAME.tc` breaks one rule; `NAME.expect` is one line, either\n"
-"`open CODE OFFSET` (opening must fail with CODE) or `decode INDEX CODE OFFSET` (opening\n"
-"succeeds; decoding tensor INDEX must fail with CODE, every other tensor still decodes).\n"
-"OFFSET is what `tcodec_reader_error_offset()` must return (`none`: UINT64_MAX). They\n"
-"are derived from `valid/invalid_base.tc` (ternary `w`: mask at 64, signs at 128, scales\n"
-"at 192; decode-time vectors add a raw tensor `ok`), with checksums recomputed so that\n"
-"only the named rule is broken.\n"
-"\n"
-"Offsets follow these rules (spec/FORMAT.md, validation order):\n"
-"\n"
-"- file shorter than 112 bytes: the file size;\n"
-"- header: the field at fault (magic 0, version 8, flags 12, checksum 16);\n"
-"- trailer (at T = file_size - 48): end magic T+40, checksum T+32, version T+24,\n"
-"  flags T+28, inconsistent dir_offset/dir_size T+0;\n"
-"- directory checksum, schema and unsupported features/sections/dtypes: dir_offset;\n"
-"- CBOR not well-formed or not allowed (indefinite length, trailing bytes): dir_offset +\n"
-"  position of the first byte of the offending item;\n"
-"- stream outside the payload area, misaligned: the stream's `off`; overlap: the `off` of\n"
-"  the later-starting stream of the first overlapping pair;\n"
-"- on decode, checksum, zstd frame, unknown coder and inconsistent content (popcount,\n"
-"  padding bits, zero point range): the `off` of the stream at fault; unknown encoding:\n"
-"  none.\n"
-"\n"
-"| vector | what is wrong | expected |\n"
-"|---|---|---|\n");
+  tv_printf(
+      &r, "%s",
+      "\n"
+      "## invalid/\n"
+      "\n"
+      "Each `NAME.tc` breaks one rule. `NAME.expect` is, as FORMAT.md Appendix A defines it, the\n"
+      "expected error and offset on the first line (`TCODEC_E_TRAILER 122`), then optional\n"
+      "`limit NAME VALUE` lines to set before opening. The harness opens the file, then decodes\n"
+      "every tensor in index order to the original form, then reads every section; the first\n"
+      "failure must have that error and `tcodec_reader_error_offset()`. The \"fails at\" column\n"
+      "says which step that is (tests/test_vectors.c also checks that the other tensors still\n"
+      "decode after a decode failure).\n"
+      "\n"
+      "Most are derived from `valid/dir_base.tc` (ternary `w` [2, 5], f32 scale 0.5: MASK at 64,\n"
+      "SIGNS at 128, SCALES at 192; decode-time vectors add a raw f32 tensor `ok` at 256), with\n"
+      "every checksum recomputed except the one under test, so that only the named rule is "
+      "broken.\n"
+      "Offsets are those of FORMAT.md, \"Reader validation order\": steps 1-12 the field at "
+      "fault,\n"
+      "directory steps 13-21 `D` = dir_offset, stream checks S1-S4 and decode steps T2-T3 the\n"
+      "stream's `off`, T1 (unknown encoding) `D`.\n"
+      "\n"
+      "| vector | what is wrong | fails at | `.expect` |\n"
+      "|---|---|---|---|\n");
   tv_put(&r, g->readme_invalid.p, g->readme_invalid.len);
   gen_emit(g, "", "README", ".md", &r);
   tv_free(&r);
@@ -2169,9 +2466,11 @@ static int tcv_generate(tv_out_fn out, void *user) {
   g.user = user;
   vec_raw_dtypes(&g);
   vec_raw_bytegroup(&g);
-  vec_symbols(&g, "ternary_sym", "ternary, symmetric: granularity tensor / channel (axis 0, "
+  vec_symbols(&g, "ternary_sym",
+              "ternary, symmetric: granularity tensor / channel (axis 0, "
               "axis 1, axis 1 of 2x3x2) / group of 3 x scale dtype f32/f16/bf16; originals "
-              "f32/f16/bf16/f64", TCODEC_ENC_TERNARY, 1);
+              "f32/f16/bf16/f64",
+              TCODEC_ENC_TERNARY, 1);
   vec_symbols(&g, "ternary_asym", "ternary, asymmetric (w_p, w_n per unit): same grid",
               TCODEC_ENC_TERNARY, 0);
   vec_symbols(&g, "binary_sym", "binary, symmetric: same grid", TCODEC_ENC_BINARY, 1);
@@ -2186,7 +2485,9 @@ static int tcv_generate(tv_out_fn out, void *user) {
   valid_forward(&g);
   valid_base(&g);
   inv_container(&g);
-  inv_directory(&g);
+  inv_cbor(&g);
+  inv_schema(&g);
+  inv_limits(&g);
   inv_streams(&g);
   inv_payload(&g);
   emit_readme(&g);

@@ -11,7 +11,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int fail(char *why, size_t why_cap, int code, const char *fmt, ...) {
+static int
+fail(char *why, size_t why_cap, int code, const char *fmt, ...) {
   if (why != NULL && why_cap > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -49,12 +50,27 @@ static uint32_t f32_bits(float f) {
 
 size_t ref_dtype_size(int dtype) {
   switch (dtype) {
-    case TCODEC_F64: case TCODEC_I64: case TCODEC_U64: return 8;
-    case TCODEC_F32: case TCODEC_I32: case TCODEC_U32: return 4;
-    case TCODEC_F16: case TCODEC_BF16: case TCODEC_I16: case TCODEC_U16: return 2;
-    case TCODEC_F8_E4M3: case TCODEC_F8_E5M2: case TCODEC_I8: case TCODEC_U8:
-    case TCODEC_BOOL: return 1;
-    default: return 0;
+  case TCODEC_F64:
+  case TCODEC_I64:
+  case TCODEC_U64:
+    return 8;
+  case TCODEC_F32:
+  case TCODEC_I32:
+  case TCODEC_U32:
+    return 4;
+  case TCODEC_F16:
+  case TCODEC_BF16:
+  case TCODEC_I16:
+  case TCODEC_U16:
+    return 2;
+  case TCODEC_F8_E4M3:
+  case TCODEC_F8_E5M2:
+  case TCODEC_I8:
+  case TCODEC_U8:
+  case TCODEC_BOOL:
+    return 1;
+  default:
+    return 0;
   }
 }
 
@@ -134,49 +150,76 @@ double ref_float_load(int dtype, const uint8_t *p) {
   uint64_t u;
   double d;
   switch (dtype) {
-    case TCODEC_F64:
-      u = get_le(p, 8);
-      memcpy(&d, &u, 8);
-      return d;
-    case TCODEC_F32: return (double)f32_from_bits((uint32_t)get_le(p, 4));
-    case TCODEC_F16: return ref_f16_to_f64((uint16_t)get_le(p, 2));
-    case TCODEC_BF16: return (double)ref_bf16_to_f32((uint16_t)get_le(p, 2));
-    default: return 0.0;
+  case TCODEC_F64:
+    u = get_le(p, 8);
+    memcpy(&d, &u, 8);
+    return d;
+  case TCODEC_F32:
+    return (double)f32_from_bits((uint32_t)get_le(p, 4));
+  case TCODEC_F16:
+    return ref_f16_to_f64((uint16_t)get_le(p, 2));
+  case TCODEC_BF16:
+    return (double)ref_bf16_to_f32((uint16_t)get_le(p, 2));
+  default:
+    return 0.0;
   }
 }
 
 void ref_float_store(int dtype, uint8_t *p, double v) {
   uint64_t u;
   switch (dtype) {
-    case TCODEC_F64:
-      memcpy(&u, &v, 8);
-      put_le(p, u, 8);
-      break;
-    case TCODEC_F32: put_le(p, f32_bits((float)v), 4); break;
-    case TCODEC_F16: put_le(p, ref_f64_to_f16(v), 2); break;
-    case TCODEC_BF16: put_le(p, ref_f64_to_bf16(v), 2); break;
-    default: break;
+  case TCODEC_F64:
+    memcpy(&u, &v, 8);
+    put_le(p, u, 8);
+    break;
+  case TCODEC_F32:
+    put_le(p, f32_bits((float)v), 4);
+    break;
+  case TCODEC_F16:
+    put_le(p, ref_f64_to_f16(v), 2);
+    break;
+  case TCODEC_BF16:
+    put_le(p, ref_f64_to_bf16(v), 2);
+    break;
+  default:
+    break;
   }
 }
 
 float ref_load_f32(int dtype, const uint8_t *p) {
   switch (dtype) {
-    case TCODEC_F64: return (float)ref_float_load(TCODEC_F64, p);
-    case TCODEC_F32: return f32_from_bits((uint32_t)get_le(p, 4));
-    case TCODEC_F16: return ref_f16_to_f32((uint16_t)get_le(p, 2));
-    case TCODEC_BF16: return ref_bf16_to_f32((uint16_t)get_le(p, 2));
-    case TCODEC_F8_E4M3: return ref_e4m3_to_f32(p[0]);
-    case TCODEC_F8_E5M2: return ref_e5m2_to_f32(p[0]);
-    case TCODEC_I8: return (float)(int8_t)p[0];
-    case TCODEC_I16: return (float)(int16_t)(uint16_t)get_le(p, 2);
-    case TCODEC_I32: return (float)(int32_t)(uint32_t)get_le(p, 4);
-    case TCODEC_I64: return (float)(int64_t)get_le(p, 8);
-    case TCODEC_U8: return (float)p[0];
-    case TCODEC_U16: return (float)(uint16_t)get_le(p, 2);
-    case TCODEC_U32: return (float)(uint32_t)get_le(p, 4);
-    case TCODEC_U64: return (float)get_le(p, 8);
-    case TCODEC_BOOL: return p[0] ? 1.0f : 0.0f;
-    default: return 0.0f;
+  case TCODEC_F64:
+    return (float)ref_float_load(TCODEC_F64, p);
+  case TCODEC_F32:
+    return f32_from_bits((uint32_t)get_le(p, 4));
+  case TCODEC_F16:
+    return ref_f16_to_f32((uint16_t)get_le(p, 2));
+  case TCODEC_BF16:
+    return ref_bf16_to_f32((uint16_t)get_le(p, 2));
+  case TCODEC_F8_E4M3:
+    return ref_e4m3_to_f32(p[0]);
+  case TCODEC_F8_E5M2:
+    return ref_e5m2_to_f32(p[0]);
+  case TCODEC_I8:
+    return (float)(int8_t)p[0];
+  case TCODEC_I16:
+    return (float)(int16_t)(uint16_t)get_le(p, 2);
+  case TCODEC_I32:
+    return (float)(int32_t)(uint32_t)get_le(p, 4);
+  case TCODEC_I64:
+    return (float)(int64_t)get_le(p, 8);
+  case TCODEC_U8:
+    return (float)p[0];
+  case TCODEC_U16:
+    return (float)(uint16_t)get_le(p, 2);
+  case TCODEC_U32:
+    return (float)(uint32_t)get_le(p, 4);
+  case TCODEC_U64:
+    return (float)get_le(p, 8);
+  case TCODEC_BOOL:
+    return p[0] ? 1.0f : 0.0f;
+  default:
+    return 0.0f;
   }
 }
 
@@ -227,8 +270,8 @@ int ref_units(int gran, unsigned axis, uint64_t group, unsigned ndim, const uint
   return -1;
 }
 
-uint64_t ref_unit_of(int gran, unsigned axis, uint64_t group, unsigned ndim,
-                     const uint64_t *shape, uint64_t i) {
+uint64_t ref_unit_of(int gran, unsigned axis, uint64_t group, unsigned ndim, const uint64_t *shape,
+                     uint64_t i) {
   if (gran == TCODEC_GRAN_GROUP) return i / group;
   if (gran != TCODEC_GRAN_CHANNEL) return 0;
   uint64_t inner = 1;
@@ -461,7 +504,7 @@ static uint8_t *elem_out(const dec *d, uint64_t i) { return d->o->original + i *
 static void put_scale_value(const dec *d, uint64_t i, uint64_t idx, int neg) {
   int sd = d->t->scale_dtype;
   const uint8_t *sp = d->s->b[TCODEC_ROLE_SCALES] + idx * scale_size(sd);
-  float f = sd == TCODEC_F32 ? f32_from_bits((uint32_t)get_le(sp, 4))
+  float f = sd == TCODEC_F32   ? f32_from_bits((uint32_t)get_le(sp, 4))
             : sd == TCODEC_F16 ? ref_f16_to_f32((uint16_t)get_le(sp, 2))
                                : ref_bf16_to_f32((uint16_t)get_le(sp, 2));
   if (neg) f = f32_from_bits(f32_bits(f) ^ 0x80000000u);
@@ -484,8 +527,7 @@ static void put_zero(const dec *d, uint64_t i) {
 
 static int scales_layout(const dec *d, uint64_t *units, uint64_t *scale_bytes) {
   const tcodec_tensor_info *t = d->t;
-  if (t->scale_dtype != TCODEC_F32 && t->scale_dtype != TCODEC_F16 &&
-      t->scale_dtype != TCODEC_BF16)
+  if (t->scale_dtype != TCODEC_F32 && t->scale_dtype != TCODEC_F16 && t->scale_dtype != TCODEC_BF16)
     return fail(d->why, d->why_cap, TCODEC_E_PARAMS, "sdtype %d", t->scale_dtype);
   if (ref_units(t->granularity, t->axis, t->group_size, t->ndim, t->shape, t->nelem, units) != 0)
     return fail(d->why, d->why_cap, TCODEC_E_PARAMS, "granularity %d does not fit the shape",
@@ -600,7 +642,7 @@ static int dec_kbit(const dec *d) {
       code |= (unsigned)ref_bit(d->s->b[TCODEC_ROLE_CODES], j * t->bits + b) << b;
     j++;
     const uint8_t *sp = d->s->b[TCODEC_ROLE_SCALES] + u * scale_size(t->scale_dtype);
-    float scale = t->scale_dtype == TCODEC_F32 ? f32_from_bits((uint32_t)get_le(sp, 4))
+    float scale = t->scale_dtype == TCODEC_F32   ? f32_from_bits((uint32_t)get_le(sp, 4))
                   : t->scale_dtype == TCODEC_F16 ? ref_f16_to_f32((uint16_t)get_le(sp, 2))
                                                  : ref_bf16_to_f32((uint16_t)get_le(sp, 2));
     volatile float v = scale * (float)((int)code - zp); /* binary32, one rounding */
@@ -667,16 +709,16 @@ static int dec_hybrid(const dec *d) {
   return 0;
 }
 
-int ref_decode(const tcodec_tensor_info *info, const ref_streams *s, int raw_bg,
-               ref_output *out, char *why, size_t why_cap) {
+int ref_decode(const tcodec_tensor_info *info, const ref_streams *s, int raw_bg, ref_output *out,
+               char *why, size_t why_cap) {
   memset(out, 0, sizeof(*out));
   if (why != NULL && why_cap > 0) why[0] = '\0';
   size_t osize = ref_dtype_size(info->dtype);
   if (osize == 0) return fail(why, why_cap, TCODEC_E_UNSUPPORTED_DTYPE, "dtype %d", info->dtype);
   if (product(info->ndim, info->shape) != info->nelem)
     return fail(why, why_cap, TCODEC_E_SHAPE, "nelem is not the product of the shape");
-  if (info->encoding != TCODEC_ENC_RAW && info->dtype != TCODEC_F64 &&
-      info->dtype != TCODEC_F32 && info->dtype != TCODEC_F16 && info->dtype != TCODEC_BF16)
+  if (info->encoding != TCODEC_ENC_RAW && info->dtype != TCODEC_F64 && info->dtype != TCODEC_F32 &&
+      info->dtype != TCODEC_F16 && info->dtype != TCODEC_BF16)
     return fail(why, why_cap, TCODEC_E_UNSUPPORTED_DTYPE, "quantized needs a float dtype");
   size_t n = (size_t)info->nelem;
   out->nelem = info->nelem;
@@ -691,13 +733,23 @@ int ref_decode(const tcodec_tensor_info *info, const ref_streams *s, int raw_bg,
   dec d = {info, s, out, osize, why, why_cap};
   int rc;
   switch (info->encoding) {
-    case TCODEC_ENC_RAW: rc = dec_raw(&d, raw_bg); break;
-    case TCODEC_ENC_TERNARY: rc = dec_ternary(&d); break;
-    case TCODEC_ENC_BINARY: rc = dec_binary(&d); break;
-    case TCODEC_ENC_KBIT: rc = dec_kbit(&d); break;
-    case TCODEC_ENC_HYBRID: rc = dec_hybrid(&d); break;
-    default:
-      rc = fail(why, why_cap, TCODEC_E_UNSUPPORTED_ENCODING, "encoding %d", info->encoding);
+  case TCODEC_ENC_RAW:
+    rc = dec_raw(&d, raw_bg);
+    break;
+  case TCODEC_ENC_TERNARY:
+    rc = dec_ternary(&d);
+    break;
+  case TCODEC_ENC_BINARY:
+    rc = dec_binary(&d);
+    break;
+  case TCODEC_ENC_KBIT:
+    rc = dec_kbit(&d);
+    break;
+  case TCODEC_ENC_HYBRID:
+    rc = dec_hybrid(&d);
+    break;
+  default:
+    rc = fail(why, why_cap, TCODEC_E_UNSUPPORTED_ENCODING, "encoding %d", info->encoding);
   }
   if (rc != 0) ref_output_free(out);
   return rc;
@@ -742,11 +794,11 @@ static int compare_outputs(const ref_output *ro, const float *f32, const uint8_t
   size_t n = (size_t)ro->nelem, at;
   if (first_diff(orig, ro->original, n * osize, &at))
     return fail(why, why_cap, TCODEC_E_GENERIC,
-                "ORIGINAL byte %zu (element %zu): library 0x%02x, reference 0x%02x", at,
-                at / osize, orig[at], ro->original[at]);
+                "ORIGINAL byte %zu (element %zu): library 0x%02x, reference 0x%02x", at, at / osize,
+                orig[at], ro->original[at]);
   if (sym != NULL && first_diff(sym, ro->symbols, n, &at))
-    return fail(why, why_cap, TCODEC_E_GENERIC, "SYMBOLS element %zu: library %d, reference %d",
-                at, (int)sym[at], (int)ro->symbols[at]);
+    return fail(why, why_cap, TCODEC_E_GENERIC, "SYMBOLS element %zu: library %d, reference %d", at,
+                (int)sym[at], (int)ro->symbols[at]);
   for (size_t i = 0; i < n; i++) {
     if (nan_tolerant && isnan(f32[i]) && isnan(ro->f32[i])) continue;
     if (f32_bits(f32[i]) != f32_bits(ro->f32[i]))

@@ -49,8 +49,8 @@ void ref_set_bit(uint8_t *b, uint64_t i, int v);
 int ref_units(int gran, unsigned axis, uint64_t group, unsigned ndim, const uint64_t *shape,
               uint64_t nelem, uint64_t *units);
 /* unit(i), by the formula of the spec (one division per call, on purpose). */
-uint64_t ref_unit_of(int gran, unsigned axis, uint64_t group, unsigned ndim,
-                     const uint64_t *shape, uint64_t i);
+uint64_t ref_unit_of(int gran, unsigned axis, uint64_t group, unsigned ndim, const uint64_t *shape,
+                     uint64_t i);
 
 /* ---- streams ---- */
 
@@ -94,8 +94,8 @@ void ref_output_free(ref_output *o);
  * Checks what the spec asks a decoder to check on the payload: stream lengths,
  * popcounts against nnz, zero padding bits, zero points < 2^bits (E_PAYLOAD /
  * E_STREAM_SIZE / E_PARAMS). */
-int ref_decode(const tcodec_tensor_info *info, const ref_streams *s, int raw_bg,
-               ref_output *out, char *why, size_t why_cap);
+int ref_decode(const tcodec_tensor_info *info, const ref_streams *s, int raw_bg, ref_output *out,
+               char *why, size_t why_cap);
 
 /* Decode tensor `index` with the library (ORIGINAL, F32 and, where they exist,
  * SYMBOLS) and with ref_decode on the library's streams, and compare bit for bit.

@@ -108,8 +108,8 @@ tcodec_reader *tu_reader_open(const tu_buf *b) {
   int rc = tcodec_reader_create(&r, NULL);
   cr_assert_eq(rc, 0, "tcodec_reader_create: %s", tcodec_strerror(rc));
   rc = tcodec_reader_open_memory(r, b->data, b->size);
-  cr_assert_eq(rc, 0, "tcodec_reader_open_memory (%zu bytes): %s: %s", b->size,
-               tcodec_strerror(rc), tcodec_reader_error_message(r));
+  cr_assert_eq(rc, 0, "tcodec_reader_open_memory (%zu bytes): %s: %s", b->size, tcodec_strerror(rc),
+               tcodec_reader_error_message(r));
   return r;
 }
 
@@ -158,8 +158,8 @@ void *tu_stream(tcodec_reader *r, size_t index, int role, uint64_t *size) {
   void *dst = malloc(len ? (size_t)len : 1);
   cr_assert_not_null(dst);
   rc = tcodec_reader_decode_stream(r, index, role, dst, (size_t)len);
-  cr_assert_eq(rc, 0, "tcodec_reader_decode_stream(%zu, %s): %s: %s", index,
-               tcodec_role_name(role), tcodec_strerror(rc), tcodec_reader_error_message(r));
+  cr_assert_eq(rc, 0, "tcodec_reader_decode_stream(%zu, %s): %s: %s", index, tcodec_role_name(role),
+               tcodec_strerror(rc), tcodec_reader_error_message(r));
   *size = len;
   return dst;
 }
@@ -190,8 +190,7 @@ void tu_assert_mem_eq(const void *got, const void *want, size_t n, const char *f
   va_end(ap);
   hex_around(g, sizeof(g), got, n, at);
   hex_around(w, sizeof(w), want, n, at);
-  cr_assert_fail("%s: first difference at byte %zu of %zu\n  got: %s\n want: %s", ctx, at, n, g,
-                 w);
+  cr_assert_fail("%s: first difference at byte %zu of %zu\n  got: %s\n want: %s", ctx, at, n, g, w);
 }
 
 void tu_assert_f32_eq(const float *got, const float *want, size_t n, const char *fmt, ...) {
@@ -203,8 +202,8 @@ void tu_assert_f32_eq(const float *got, const float *want, size_t n, const char 
   vsnprintf(ctx, sizeof(ctx), fmt, ap);
   va_end(ap);
   size_t i = at / sizeof(float);
-  cr_assert_fail("%s: element %zu of %zu differs: got %.9g (0x%08x), want %.9g (0x%08x)", ctx, i,
-                 n, (double)got[i], (unsigned)tu_f32_bits(got[i]), (double)want[i],
+  cr_assert_fail("%s: element %zu of %zu differs: got %.9g (0x%08x), want %.9g (0x%08x)", ctx, i, n,
+                 (double)got[i], (unsigned)tu_f32_bits(got[i]), (double)want[i],
                  (unsigned)tu_f32_bits(want[i]));
 }
 

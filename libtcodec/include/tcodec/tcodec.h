@@ -257,6 +257,7 @@ typedef struct tcodec_tensor_info {
   int full_dtype;        /* hybrid: dtype of full-precision filters */
   uint64_t nnz;          /* nonzero-mask popcount where a mask exists, else nelem */
   size_t meta_count;     /* per-tensor metadata entries */
+  int byte_grouped;      /* raw: DATA stream holds byte planes (spec: raw encoding) */
 } tcodec_tensor_info;
 
 /** Number of tensors. */
@@ -368,7 +369,9 @@ typedef struct tcodec_quantized {
   int granularity;         /* tcodec_granularity (hybrid: filters along axis 0) */
   unsigned axis;
   uint64_t group_size;
-  int symmetric;           /* 1: scales[u]; 0: scales[2u] = w_p, scales[2u+1] = w_n */
+  int symmetric;           /* 1: scales[u]; 0: scales[2u] = w_p, scales[2u+1] = w_n.
+                              HYBRID: unit r is the r-th TERNARY filter (its rank among
+                              the ternary filters, not its index along axis 0) */
   int scale_dtype;         /* F32, F16, BF16 */
   const void *scales;      /* units (x2 if asymmetric) values in scale_dtype */
   /* TERNARY/BINARY: nelem symbols -1/0/+1 (binary: -1/+1).
@@ -412,8 +415,9 @@ typedef struct tcodec_request {
 TCODEC_API void tcodec_request_init(tcodec_request *req);
 
 /** Add a tensor given as float32 values, encoded as `req` asks (NULL: lossless).
- *  t->dtype is the original dtype; for LOSSLESS the f32 values must convert to
- *  it exactly (TCODEC_E_VALUE otherwise). Not in decoder-only builds. */
+ *  t->dtype is the original dtype; for LOSSLESS every f32 value must convert to
+ *  it and back bit for bit (TCODEC_E_VALUE otherwise, e.g. a NaN payload f16
+ *  cannot hold). Not in decoder-only builds. */
 TCODEC_API int tcodec_writer_add_f32(tcodec_writer *w, const tcodec_tensor_desc *t,
                                      const float *src, size_t nelem, const tcodec_request *req);
 

@@ -90,6 +90,7 @@ void tc_mem_init(tc_mem *m, const tcodec_allocator *a) {
   if (a != NULL && a->alloc != NULL && a->free != NULL) m->a = *a;
   m->limit = UINT64_MAX;
   m->used = 0;
+  m->over_limit = 0;
 }
 
 /* Every block carries a header with its size, so the outstanding total can be
@@ -101,8 +102,8 @@ typedef union tc_blockhdr {
 
 void *tc_malloc(tc_mem *m, size_t size) {
   if (size == 0) size = 1;
-  if (size > SIZE_MAX - sizeof(tc_blockhdr)) return NULL;
-  if (size > m->limit || m->used > m->limit - size) return NULL;
+  m->over_limit = size > m->limit || m->used > m->limit - size;
+  if (m->over_limit || size > SIZE_MAX - sizeof(tc_blockhdr)) return NULL;
   tc_blockhdr *h = m->a.alloc(m->a.opaque, size + sizeof(tc_blockhdr));
   if (h == NULL) return NULL;
   h->size = size;

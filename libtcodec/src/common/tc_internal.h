@@ -25,10 +25,16 @@ typedef struct tc_mem {
   tcodec_allocator a; /* never NULL functions after tc_mem_init */
   uint64_t limit;     /* max bytes outstanding (UINT64_MAX: none) */
   uint64_t used;      /* bytes outstanding */
+  int over_limit;     /* the last failed request failed because of `limit` */
 } tc_mem;
 
+/* Status for a failed tc_malloc: TCODEC_E_LIMIT if the limit refused it, else NOMEM. */
+static inline int tc_mem_err(const tc_mem *m) {
+  return m->over_limit ? TCODEC_E_LIMIT : TCODEC_E_NOMEM;
+}
+
 void tc_mem_init(tc_mem *m, const tcodec_allocator *a);
-/* Returns NULL for size 0 requests as a valid empty allocation? No: size 0 allocates 1 byte. */
+/* Size 0 allocates 1 byte, so NULL always means failure. */
 void *tc_malloc(tc_mem *m, size_t size);
 void *tc_calloc(tc_mem *m, size_t n, size_t size); /* overflow-checked, zeroed */
 void tc_free(tc_mem *m, void *p);

@@ -4,7 +4,7 @@
  * definite arrays and maps from their declared counts. Scanning the item heads
  * first lets us refuse, with an exact offset, anything whose counts cannot be
  * backed by the bytes that remain, indefinite lengths (the spec forbids them),
- * deep nesting and trailing bytes, so that cbor_load's allocation stays
+ * deep nesting (TCODEC_E_LIMIT) and trailing bytes, so that cbor_load's allocation stays
  * proportional to the (already size-limited) directory. */
 #include <cbor.h>
 
@@ -15,15 +15,19 @@
 typedef struct tc_scan {
   uint64_t pending[TC_CBOR_MAX_DEPTH + 1]; /* items still expected per open container */
   int depth;
-  int bad;          /* indefinite item, tag, or nesting too deep */
+  int bad;           /* indefinite-length item or break */
   uint64_t declared; /* items announced by the last head (array/map) */
   int is_container;
+  int is_tag;
 } tc_scan;
 
 static void tc_scan_flag(void *ctx) { ((tc_scan *)ctx)->bad = 1; }
+
+/* A tag is a prefix of the item that follows: it fills no slot of its own. The
+ * schema has no tags, but ignored values may carry them. */
 static void tc_scan_tag(void *ctx, uint64_t v) {
   (void)v;
-  ((tc_scan *)ctx)->bad = 1;
+  ((tc_scan *)ctx)->is_tag = 1;
 }
 
 static void tc_scan_array(void *ctx, size_t n) {
@@ -64,34 +68,28 @@ static void tc_scan_consume(tc_scan *s) {
 
 int tc_cbor_prescan(const uint8_t *src, size_t src_size, size_t *bad_pos) {
   struct cbor_callbacks cb = tc_scan_callbacks();
-  tc_scan s = {{0}, 0, 0, 0, 0};
+  tc_scan s = {{0}, 0, 0, 0, 0, 0};
   size_t pos = 0;
-  int started = 0;
-  while (pos < src_size) {
-    if (started && s.depth == 0) break; /* top-level item complete: trailing bytes */
-    started = 1;
+  int complete = 0; /* the top-level item has been read entirely */
+  while (pos < src_size && !complete) {
     s.is_container = 0;
+    s.is_tag = 0;
     struct cbor_decoder_result res = cbor_stream_decode(src + pos, src_size - pos, &cb, &s);
-    if (res.status != CBOR_DECODER_FINISHED || s.bad) {
-      *bad_pos = pos;
-      return TCODEC_E_DIR_CBOR;
-    }
+    *bad_pos = pos;
+    if (res.status != CBOR_DECODER_FINISHED || s.bad) return TCODEC_E_DIR_CBOR;
     pos += res.read;
+    if (s.is_tag) continue;
     if (s.is_container && s.declared > 0) {
       /* every item takes at least one byte */
-      if (s.declared > src_size - pos || s.depth >= TC_CBOR_MAX_DEPTH) {
-        *bad_pos = pos - res.read;
-        return TCODEC_E_DIR_CBOR;
-      }
+      if (s.declared > src_size - pos) return TCODEC_E_DIR_CBOR;
+      if (s.depth >= TC_CBOR_MAX_DEPTH) return TCODEC_E_LIMIT;
       s.depth++;
       s.pending[s.depth] = s.declared;
-    } else {
-      tc_scan_consume(&s);
+      continue;
     }
+    tc_scan_consume(&s);
+    complete = s.depth == 0;
   }
-  if (!started || s.depth != 0 || pos != src_size) {
-    *bad_pos = pos;
-    return TCODEC_E_DIR_CBOR;
-  }
-  return TCODEC_OK;
+  *bad_pos = pos;
+  return complete && pos == src_size ? TCODEC_OK : TCODEC_E_DIR_CBOR;
 }

@@ -66,7 +66,7 @@ static void tc_full_filter(int output, int fdtype, const uint8_t *src, uint64_t 
   if (fdtype == dtype) {
     memcpy(dst, src, (size_t)(cnt * fs));
   } else if (fdtype == TCODEC_F16 && dtype == TCODEC_F32) {
-    for (uint64_t i = 0; i < cnt; i++) tc_dec_st_f32(dst + 4 * i, tc_f16_to_f32(tc_le16(src + 2 * i)));
+    tc_dec_f16_to_f32(src, cnt, dst);
   } else {
     for (uint64_t i = 0; i < cnt; i++) tc_convert_scalar(fdtype, src + i * fs, dtype, dst + i * ds);
   }

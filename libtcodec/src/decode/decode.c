@@ -16,7 +16,7 @@ static int tc_stream_stored(tcodec_reader *r, const tc_stream *s, const uint8_t 
   if (s->size > SIZE_MAX) return tc_rfail(r, TCODEC_E_LIMIT, s->off, "stream too large");
   *owned = tc_malloc(&r->mem, (size_t)s->size);
   if (*owned == NULL)
-    return tc_rfail(r, TCODEC_E_NOMEM, s->off, "cannot allocate %llu bytes for a stream",
+    return tc_rfail(r, tc_mem_err(&r->mem), s->off, "cannot allocate %llu bytes for a stream",
                     (unsigned long long)s->size);
   int rc = tc_rread(r, s->off, *owned, (size_t)s->size);
   if (rc != 0) {
@@ -72,7 +72,7 @@ int tc_stream_fetch(tcodec_reader *r, const tc_stream *s, const char *what, cons
   uint8_t *dec = tc_malloc(&r->mem, (size_t)s->len);
   if (dec == NULL) {
     tc_free(&r->mem, stored_owned);
-    return tc_rfail(r, TCODEC_E_NOMEM, s->off, "%s: cannot allocate %llu bytes", what,
+    return tc_rfail(r, tc_mem_err(&r->mem), s->off, "%s: cannot allocate %llu bytes", what,
                     (unsigned long long)s->len);
   }
   rc = tc_unzstd(r, s, what, stored, dec);
@@ -123,8 +123,8 @@ static void tc_release_bufs(tcodec_reader *r, void *owned[TCODEC_ROLE_COUNT_]) {
 static int tc_fetch_all(tcodec_reader *r, const tc_tensor *t, tc_bufs *in,
                         void *owned[TCODEC_ROLE_COUNT_]) {
   memset(in, 0, sizeof(*in));
+  for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) owned[role] = NULL;
   for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) {
-    owned[role] = NULL;
     if (!t->s[role].present) continue;
     char what[300];
     snprintf(what, sizeof(what), "tensor '%.200s' stream %s", t->name, tcodec_role_name(role));
@@ -294,7 +294,7 @@ static int tc_verify_tensor(tcodec_reader *r, size_t i) {
   if (need > SIZE_MAX) return tc_rfail(r, TCODEC_E_LIMIT, UINT64_MAX, "tensor too large");
   void *tmp = tc_malloc(&r->mem, (size_t)need);
   if (tmp == NULL)
-    return tc_rfail(r, TCODEC_E_NOMEM, UINT64_MAX, "tensor '%.200s': %llu bytes", t->name,
+    return tc_rfail(r, tc_mem_err(&r->mem), UINT64_MAX, "tensor '%.200s': %llu bytes", t->name,
                     (unsigned long long)need);
   rc = tcodec_reader_decode(r, i, TCODEC_OUT_F32, tmp, (size_t)need);
   tc_free(&r->mem, tmp);

@@ -70,13 +70,19 @@ static int tc_get_uint(tc_dp *d, const cbor_item_t *map, const char *key, int re
   return TCODEC_OK;
 }
 
+/* libcbor 0.8's cbor_is_bool() asserts (aborts) when given a float: check the
+ * width first. */
+static int tc_is_bool(const cbor_item_t *it) {
+  return cbor_isa_float_ctrl(it) && cbor_float_get_width(it) == CBOR_FLOAT_0 && cbor_is_bool(it);
+}
+
 static int tc_get_bool(tc_dp *d, const cbor_item_t *map, const char *key, int *v, int *found) {
   cbor_item_t *it;
   int rc = tc_map_get(d, map, key, &it);
   if (rc != 0) return rc;
   if (found != NULL) *found = it != NULL;
   if (it == NULL) return TCODEC_OK;
-  if (!cbor_is_bool(it)) return tc_schema(d, TCODEC_E_DIR_SCHEMA, "key \"%s\" is not a bool", key);
+  if (!tc_is_bool(it)) return tc_schema(d, TCODEC_E_DIR_SCHEMA, "key \"%s\" is not a bool", key);
   *v = cbor_get_bool(it);
   return TCODEC_OK;
 }
@@ -109,7 +115,7 @@ static int tc_dup_text(tc_dp *d, const cbor_item_t *it, const char *what, size_t
   if ((n != 0 && memchr(s, 0, n) != NULL) || !tc_utf8_valid(s, n))
     return tc_schema(d, TCODEC_E_DIR_SCHEMA, "%s is not valid UTF-8 without NUL", what);
   *out = tc_strndup(&d->r->mem, (const char *)s, n);
-  return *out != NULL ? 0 : tc_schema(d, TCODEC_E_NOMEM, "copying %s", what);
+  return *out != NULL ? 0 : tc_schema(d, tc_mem_err(&d->r->mem), "copying %s", what);
 }
 
 /* ---- metadata maps ------------------------------------------------------ */
@@ -121,7 +127,7 @@ static int tc_parse_kv(tc_dp *d, const cbor_item_t *map, int allow_bytes, tc_kv 
   size_t n = cbor_map_size(map);
   struct cbor_pair *p = cbor_map_handle(map);
   tc_kv *kv = tc_calloc(&r->mem, n, sizeof(*kv));
-  if (kv == NULL && n != 0) return tc_schema(d, TCODEC_E_NOMEM, "metadata table");
+  if (kv == NULL && n != 0) return tc_schema(d, tc_mem_err(&d->r->mem), "metadata table");
   *out = kv;
   *nout = 0;
   for (size_t i = 0; i < n; i++) {
@@ -145,7 +151,7 @@ static int tc_parse_kv(tc_dp *d, const cbor_item_t *map, int allow_bytes, tc_kv 
       return tc_schema(d, TCODEC_E_LIMIT, "metadata exceeds the limit of %llu bytes",
                        (unsigned long long)r->limits[TCODEC_LIMIT_META_BYTES]);
     kv[i].value = (uint8_t *)tc_strndup(&r->mem, (const char *)vs, vn);
-    if (kv[i].value == NULL) return tc_schema(d, TCODEC_E_NOMEM, "metadata value");
+    if (kv[i].value == NULL) return tc_schema(d, tc_mem_err(&d->r->mem), "metadata value");
     kv[i].value_size = vn;
     kv[i].is_text = !is_bytes;
   }
@@ -159,7 +165,7 @@ static int tc_add_range(tc_dp *d, uint64_t off, uint64_t size) {
   if (d->nranges == d->cap_ranges) {
     size_t cap = d->cap_ranges ? d->cap_ranges * 2 : 64;
     struct tc_range *n = tc_calloc(&d->r->mem, cap, sizeof(*n));
-    if (n == NULL) return tc_schema(d, TCODEC_E_NOMEM, "stream table");
+    if (n == NULL) return tc_schema(d, tc_mem_err(&d->r->mem), "stream table");
     if (d->nranges) memcpy(n, d->ranges, d->nranges * sizeof(*n));
     tc_free(&d->r->mem, d->ranges);
     d->ranges = n;
@@ -271,7 +277,7 @@ static int tc_read_params(tc_dp *d, const cbor_item_t *m, unsigned keys, unsigne
       continue;
     }
     uint64_t v;
-    if (k->is_bool ? !cbor_is_bool(it) : !cbor_isa_uint(it))
+    if (k->is_bool ? !tc_is_bool(it) : !cbor_isa_uint(it))
       return tc_schema(d, TCODEC_E_PARAMS, "param \"%s\" is not %s", k->key,
                        k->is_bool ? "a bool" : "an unsigned integer");
     v = k->is_bool ? (uint64_t)cbor_get_bool(it) : cbor_get_int(it);
@@ -307,7 +313,7 @@ static int tc_parse_shape(tc_dp *d, const cbor_item_t *a, tc_tensor *t) {
   if (n > TC_MAX_NDIM) return tc_schema(d, TCODEC_E_SHAPE, "%zu dimensions (max %u)", n, TC_MAX_NDIM);
   t->ndim = (unsigned)n;
   t->shape = tc_calloc(&d->r->mem, n ? n : 1, sizeof(uint64_t));
-  if (t->shape == NULL) return tc_schema(d, TCODEC_E_NOMEM, "shape");
+  if (t->shape == NULL) return tc_schema(d, tc_mem_err(&d->r->mem), "shape");
   cbor_item_t **h = cbor_array_handle(a);
   uint64_t total = 1;
   int overflow = 0;
@@ -408,8 +414,9 @@ static int tc_parse_tensors(tc_dp *d, const cbor_item_t *a) {
     return tc_schema(d, TCODEC_E_LIMIT, "%zu tensors exceed the limit %llu", n,
                      (unsigned long long)r->limits[TCODEC_LIMIT_TENSORS]);
   r->tensors = tc_calloc(&r->mem, n ? n : 1, sizeof(tc_tensor));
+  if (r->tensors == NULL) return tc_schema(d, tc_mem_err(&r->mem), "tensor table");
   r->by_name = tc_calloc(&r->mem, n ? n : 1, sizeof(tc_name_ix));
-  if (r->tensors == NULL || r->by_name == NULL) return tc_schema(d, TCODEC_E_NOMEM, "tensor table");
+  if (r->by_name == NULL) return tc_schema(d, tc_mem_err(&r->mem), "name index");
   cbor_item_t **h = cbor_array_handle(a);
   for (size_t i = 0; i < n; i++) {
     r->ntensors = i + 1;
@@ -433,7 +440,7 @@ static int tc_parse_sections(tc_dp *d, const cbor_item_t *a) {
   if (!cbor_isa_array(a)) return tc_schema(d, TCODEC_E_DIR_SCHEMA, "\"sections\" is not an array");
   size_t n = cbor_array_size(a);
   r->sections = tc_calloc(&r->mem, n ? n : 1, sizeof(tc_section));
-  if (r->sections == NULL) return tc_schema(d, TCODEC_E_NOMEM, "section table");
+  if (r->sections == NULL) return tc_schema(d, tc_mem_err(&d->r->mem), "section table");
   cbor_item_t **h = cbor_array_handle(a);
   for (size_t i = 0; i < n; i++) {
     tc_section *s = &r->sections[i];
@@ -516,8 +523,11 @@ static int tc_parse_top(tc_dp *d, const cbor_item_t *top) {
 
 int tc_dir_parse(tcodec_reader *r, const uint8_t *dir, size_t dir_size) {
   size_t bad = 0;
-  if (tc_cbor_prescan(dir, dir_size, &bad) != 0)
-    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset,
+  int rc = tc_cbor_prescan(dir, dir_size, &bad);
+  if (rc == TCODEC_E_LIMIT)
+    return tc_rfail(r, rc, r->dir_offset, "directory: CBOR nested deeper than 16 at byte %zu", bad);
+  if (rc != 0)
+    return tc_rfail(r, rc, r->dir_offset,
                     "directory: malformed or indefinite-length CBOR item at directory byte %zu", bad);
   struct cbor_load_result res;
   cbor_item_t *top = cbor_load(dir, dir_size, &res);
@@ -525,13 +535,15 @@ int tc_dir_parse(tcodec_reader *r, const uint8_t *dir, size_t dir_size) {
     if (top != NULL) cbor_decref(&top);
     if (res.error.code == CBOR_ERR_MEMERROR)
       return tc_rfail(r, TCODEC_E_NOMEM, r->dir_offset, "directory: libcbor out of memory");
-    return tc_rfail(r, TCODEC_E_DIR_CBOR, r->dir_offset,
-                    "directory: CBOR decoding failed at directory byte %zu", res.error.position);
+    /* The pre-scan accepted the structure: what libcbor still refuses is a text
+     * string that is not valid UTF-8, a schema rule of the spec. */
+    return tc_rfail(r, TCODEC_E_DIR_SCHEMA, r->dir_offset,
+                    "directory: invalid UTF-8 text at directory byte %zu", res.error.position);
   }
   tc_dp d;
   memset(&d, 0, sizeof(d));
   d.r = r;
-  int rc = tc_parse_top(&d, top);
+  rc = tc_parse_top(&d, top);
   cbor_decref(&top);
   tc_free(&r->mem, d.ranges);
   return rc;

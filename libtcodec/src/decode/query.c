@@ -86,6 +86,7 @@ int tcodec_reader_tensor_info(const tcodec_reader *r, size_t index, tcodec_tenso
   for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
     if (t->s[role].present) info->stored_bytes += t->s[role].size;
   if (t->enc == TCODEC_ENC_RAW) {
+    info->byte_grouped = t->p.bg;
     info->nnz = t->nelem;
     info->meta_count = t->nmeta;
     return TCODEC_OK;

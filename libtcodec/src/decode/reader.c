@@ -176,7 +176,7 @@ static int tc_load_directory(tcodec_reader *r) {
     dir = r->buf + r->dir_offset;
   } else {
     owned = tc_malloc(&r->mem, (size_t)r->dir_size);
-    if (owned == NULL) return tc_rfail(r, TCODEC_E_NOMEM, r->dir_offset, "directory buffer");
+    if (owned == NULL) return tc_rfail(r, tc_mem_err(&r->mem), r->dir_offset, "directory buffer");
     int rc = tc_rread(r, r->dir_offset, owned, (size_t)r->dir_size);
     if (rc != 0) {
       tc_free(&r->mem, owned);

@@ -158,4 +158,9 @@ void tc_dec_syms(tc_symsrc *s, uint64_t cnt, uint8_t *dst);
 void tc_dec_sym_values(tc_symsrc *s, tc_uiter *it, const tc_scaleset *sc, uint64_t cnt,
                        uint8_t *dst);
 
+/* ---- element conversions (dec_raw.c) ---------------------------------- */
+
+/* cnt f16 values (LE) to f32, bit for bit as tc_f16_to_f32 but vectorized. */
+void tc_dec_f16_to_f32(const uint8_t *src, uint64_t cnt, uint8_t *dst);
+
 #endif /* TC_DEC_H */

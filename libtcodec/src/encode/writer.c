@@ -469,7 +469,7 @@ static int tc_add_f32_lossless(tcodec_writer *w, const tcodec_tensor_desc *t, co
   for (uint64_t i = 0; i < nelem; i++) {
     tc_store_f32(t->dtype, buf, i, src[i]);
     float back = tc_load_f32(t->dtype, buf, i);
-    if (memcmp(&back, &src[i], sizeof(float)) != 0 && !(back != back && src[i] != src[i])) {
+    if (memcmp(&back, &src[i], sizeof(float)) != 0) {
       tc_free(&w->mem, buf);
       return tc_wfail(w, TCODEC_E_VALUE, "tensor '%.200s': element %llu (%g) is not exact in %s",
                       t->name, (unsigned long long)i, (double)src[i], tcodec_dtype_name(t->dtype));
