@@ -4,9 +4,9 @@
  *
  *  - against libcbor: if the pre-scan accepts, cbor_load must succeed (unless a
  *    text string is not UTF-8, which libcbor refuses and the pre-scan leaves to it), consume
- *    exactly `size` bytes, and build a tree with only definite-length items, no
- *    tags and at most 16 levels of non-empty containers (what the pre-scan
- *    promises tc_dir_parse);
+ *    exactly `size` bytes, and build a tree with only definite-length items and
+ *    at most 16 levels of non-empty containers (what the pre-scan promises
+ *    tc_dir_parse); deeper nesting is TCODEC_E_LIMIT, tags are prefixes;
  *  - against a naive recursive reference scanner written here: both must give the
  *    same verdict on every input, so the pre-scan is neither looser nor stricter
  *    than the rules it implements.
@@ -45,7 +45,8 @@ static int utf8_ok(const uint8_t *s, size_t n) {
   return 1;
 }
 
-/* One item at p[*pos]; 0 if well-formed by the directory rules. */
+/* One item at p[*pos]; 0 if well-formed by the directory rules, -2 if nested too
+ * deep, -1 otherwise. */
 static int ref_item(const uint8_t *p, size_t n, size_t *pos, int depth) {
   if (*pos >= n) return -1;
   uint8_t ib = p[(*pos)++];
@@ -72,16 +73,18 @@ static int ref_item(const uint8_t *p, size_t n, size_t *pos, int depth) {
     case 4:
     case 5: {
       if (v == 0) return 0;
-      if (depth >= REF_MAX_DEPTH) return -1;
       /* Each item takes a byte: a count larger than what is left fails below anyway,
        * but bail out early so the loop stays short. */
       if (v > n - *pos) return -1;
+      if (depth >= REF_MAX_DEPTH) return -2;
       uint64_t items = mt == 5 ? 2 * v : v;
-      for (uint64_t i = 0; i < items; i++)
-        if (ref_item(p, n, pos, depth + 1) != 0) return -1;
+      for (uint64_t i = 0; i < items; i++) {
+        int rc = ref_item(p, n, pos, depth + 1);
+        if (rc != 0) return rc;
+      }
       return 0;
     }
-    case 6: return -1; /* tags are not allowed */
+    case 6: return ref_item(p, n, pos, depth); /* a tag prefixes one item */
     default:
       /* major 7: false, true, null, undefined and floats; libcbor refuses the
        * unassigned simple values (0..19 and the 1-byte form). */
@@ -92,7 +95,9 @@ static int ref_item(const uint8_t *p, size_t n, size_t *pos, int depth) {
 static int ref_scan(const uint8_t *p, size_t n) {
   size_t pos = 0;
   ref_bad_utf8 = 0;
-  return ref_item(p, n, &pos, 0) == 0 && pos == n ? 0 : -1;
+  int rc = ref_item(p, n, &pos, 0);
+  if (rc != 0) return rc;
+  return pos == n ? 0 : -1;
 }
 
 /* Definite items only, no tags, at most REF_MAX_DEPTH non-empty containers open
@@ -120,7 +125,12 @@ static void check_tree(const cbor_item_t *it, int open) {
       }
       break;
     }
-    case CBOR_TYPE_TAG: FZ_CHECK(!"tag accepted by the pre-scan"); break;
+    case CBOR_TYPE_TAG: {
+      cbor_item_t *inner = cbor_tag_item(it);
+      check_tree(inner, open);
+      cbor_decref(&inner);
+      break;
+    }
     case CBOR_TYPE_UINT:
     case CBOR_TYPE_NEGINT:
     case CBOR_TYPE_FLOAT_CTRL: break;
@@ -130,8 +140,10 @@ static void check_tree(const cbor_item_t *it, int open) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t bad = (size_t)-1;
   int rc = tc_cbor_prescan(data, size, &bad);
-  FZ_CHECK(rc == TCODEC_OK || rc == TCODEC_E_DIR_CBOR);
-  FZ_CHECK((rc == TCODEC_OK) == (ref_scan(data, size) == 0));
+  int ref = ref_scan(data, size);
+  FZ_CHECK(rc == TCODEC_OK || rc == TCODEC_E_DIR_CBOR || rc == TCODEC_E_LIMIT);
+  FZ_CHECK((rc == TCODEC_OK) == (ref == 0));
+  FZ_CHECK((rc == TCODEC_E_LIMIT) == (ref == -2));
   if (rc != TCODEC_OK) {
     FZ_CHECK(bad <= size);
     return 0;

@@ -234,7 +234,9 @@ static void fz_check_info(const tcodec_reader *r, size_t idx, const tcodec_tenso
   FZ_CHECK(ti->name != NULL && ti->name[0] != '\0');
   size_t found = (size_t)-1;
   FZ_CHECK(tcodec_reader_find(r, ti->name, &found) == TCODEC_OK && found == idx);
-  FZ_CHECK(tcodec_dtype_size(ti->dtype) != 0);
+  /* Tensors of unknown encodings keep whatever dtype they claim (spec step 19f). */
+  if (ti->encoding >= TCODEC_ENC_RAW && ti->encoding <= TCODEC_ENC_HYBRID)
+    FZ_CHECK(tcodec_dtype_size(ti->dtype) != 0);
   FZ_CHECK(ti->ndim <= 32 && (ti->ndim == 0 || ti->shape != NULL));
   uint64_t n = 1;
   int zero = 0;

@@ -49,7 +49,8 @@ typedef struct fz_dec {
   tc_bufs in;
   uint8_t *owned[TCODEC_ROLE_COUNT_];
   int counts, fix, extra;
-  int params_ok;   /* 1: the spec allows these params, layout must accept them */
+  int params_ok;   /* 1: the spec allows these params, layout must accept them; 0: it
+                    * forbids them, layout must refuse; -1: not stated, either is fine */
   uint64_t F, fsize; /* hybrid */
 } fz_dec;
 
@@ -181,7 +182,7 @@ static void fz_dec_counts(fz_dec *d, const uint8_t *s, size_t n) {
 }
 
 /* What the spec says about lengths and about which params are valid. */
-static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCODEC_ROLE_COUNT_],
+static void fz_dec_spec_(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCODEC_ROLE_COUNT_],
                         uint64_t *units) {
   const tc_tensor *t = &d->t;
   const tc_params *p = &t->p;
@@ -193,19 +194,16 @@ static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCO
   size_t dsz = tcodec_dtype_size(t->dtype), sds = tcodec_dtype_size(p->sdtype);
   if (t->enc == TCODEC_ENC_RAW) {
     d->params_ok = dsz != 0 && (!p->bg || dsz > 1);
-    if (d->params_ok && d->extra) d->params_ok = -1; /* unused params: not stated */
     has[TCODEC_ROLE_DATA] = 1;
     len[TCODEC_ROLE_DATA] = n * dsz;
     return;
   }
   d->params_ok = fz_is_float(t->dtype) && fz_is_sdtype(p->sdtype);
-  if (d->params_ok && d->extra) d->params_ok = -1;
   uint64_t per_unit = (uint64_t)(p->sym ? 1 : 2) * sds;
   if (t->enc == TCODEC_ENC_HYBRID) {
     uint64_t fds = tcodec_dtype_size(p->fdtype);
     d->params_ok &= t->ndim >= 1 && (p->fdtype == TCODEC_F32 || p->fdtype == TCODEC_F16);
-    /* Not stated by the spec: nter > F, nnz > ternary elements. */
-    if (d->params_ok && (p->nter > d->F || p->nnz > p->nter * d->fsize)) d->params_ok = -1;
+    if (p->nter > d->F || p->nnz > p->nter * d->fsize) d->params_ok = 0;
     if (p->nter > d->F) return; /* lengths below would wrap */
     has[TCODEC_ROLE_KINDS] = has[TCODEC_ROLE_FULL] = has[TCODEC_ROLE_MASK] = 1;
     has[TCODEC_ROLE_SIGNS] = has[TCODEC_ROLE_SCALES] = 1;
@@ -225,7 +223,7 @@ static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCO
   has[TCODEC_ROLE_SCALES] = 1;
   len[TCODEC_ROLE_SCALES] = *units * per_unit;
   if (t->enc == TCODEC_ENC_TERNARY) {
-    if (p->nnz > n && d->params_ok) d->params_ok = -1;
+    if (p->nnz > n) d->params_ok = 0;
     has[TCODEC_ROLE_MASK] = has[TCODEC_ROLE_SIGNS] = 1;
     len[TCODEC_ROLE_MASK] = fz_bytes(n);
     len[TCODEC_ROLE_SIGNS] = fz_bytes(p->nnz);
@@ -234,7 +232,7 @@ static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCO
     len[TCODEC_ROLE_SIGNS] = fz_bytes(n);
   } else if (t->enc == TCODEC_ENC_KBIT) {
     d->params_ok &= p->sym && p->bits >= 2 && p->bits <= 8;
-    if (p->sparse && p->nnz > n && d->params_ok) d->params_ok = -1;
+    if (p->sparse && p->nnz > n) d->params_ok = 0;
     uint64_t m = p->sparse ? p->nnz : n;
     has[TCODEC_ROLE_CODES] = 1;
     len[TCODEC_ROLE_CODES] = fz_bytes(m * p->bits);
@@ -247,6 +245,13 @@ static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCO
       len[TCODEC_ROLE_ZEROS] = *units;
     }
   }
+}
+
+static void fz_dec_spec(fz_dec *d, uint64_t len[TCODEC_ROLE_COUNT_], int has[TCODEC_ROLE_COUNT_],
+                        uint64_t *units) {
+  fz_dec_spec_(d, len, has, units);
+  /* Params the encoding does not use, kept on purpose: the spec does not say. */
+  if (d->params_ok == 1 && d->extra) d->params_ok = -1;
 }
 
 /* Streams from the input, each in its own block of exactly its length. */

@@ -55,11 +55,16 @@ static inline uint64_t tc_le64(const uint8_t *p) {
   return (uint64_t)tc_le32(p) | ((uint64_t)tc_le32(p + 4) << 32);
 }
 static inline void tc_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+/* Written out so that compilers merge them into single stores. */
 static inline void tc_put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
 }
 static inline void tc_put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+  tc_put32(p, (uint32_t)v);
+  tc_put32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* ---- checksums ---- */

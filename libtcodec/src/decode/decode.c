@@ -189,10 +189,12 @@ int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, void *dst, 
   const tc_encoding_ops *ops;
   if ((rc = tc_ops_of(r, t, &ops)) != 0) return rc;
   uint64_t need;
-  if (output == TCODEC_OUT_STREAM || (rc = ops->out_size(t, output, &need)) != 0)
-    return tc_rfail(r, TCODEC_E_OUTPUT_FORMAT, UINT64_MAX,
-                    "tensor '%.200s': output form %d does not exist for %s", t->name, output,
-                    ops->name);
+  rc = output == TCODEC_OUT_STREAM ? TCODEC_E_OUTPUT_FORMAT : ops->out_size(t, output, &need);
+  if (rc == TCODEC_E_OUTPUT_FORMAT)
+    return tc_rfail(r, rc, UINT64_MAX, "tensor '%.200s': output form %d does not exist for %s",
+                    t->name, output, ops->name);
+  if (rc != 0)
+    return tc_rfail(r, rc, r->dir_offset, "tensor '%.200s': decoded size does not fit", t->name);
   if (dst == NULL && need != 0) return TCODEC_E_ARG;
   if (need > dst_cap)
     return tc_rfail(r, TCODEC_E_DST_SIZE, UINT64_MAX, "tensor '%.200s' needs %llu bytes, got %zu",
