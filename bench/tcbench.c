@@ -121,8 +121,8 @@ static void measure(tcodec_reader *rd, size_t idx, int reps, result *res) {
   res->entropy_bits = entropy3(sym, n) * (double)n;
   /* ternary payload = mask + signs as stored (scales excluded: per-unit overhead) */
   uint64_t mask = 0, signs = 0;
-  tcodec_reader_stream_info(rd, idx, TCODEC_ROLE_MASK, &mask, NULL, NULL);
-  tcodec_reader_stream_info(rd, idx, TCODEC_ROLE_SIGNS, &signs, NULL, NULL);
+  tcodec_reader_stream_info(rd, idx, TCODEC_ROLE_MASK, NULL, &mask, NULL, NULL);
+  tcodec_reader_stream_info(rd, idx, TCODEC_ROLE_SIGNS, NULL, &signs, NULL, NULL);
   res->payload_bits = 8.0 * (double)(mask + signs);
   size_t bound = ZSTD_compressBound(n);
   void *z = malloc(bound);

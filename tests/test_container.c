@@ -1130,3 +1130,34 @@ Test(container, strerror_is_distinct_for_every_code) {
   const int others[] = {1, -9, -36, INT32_MIN, INT32_MAX};
   for (size_t i = 0; i < 5; i++) cr_expect_str_eq(tcodec_strerror(others[i]), unknown);
 }
+
+/* A runtime that memory-maps raw tensors: with no entropy stage, no byte
+ * grouping and no detection, stream_info's range in the file holds exactly the
+ * tensor's bytes, at an offset aligned as requested. */
+Test(container, uncoded_raw_stream_is_mappable_at_stream_info_offset) {
+  tu_buf file = {NULL, 0, 0, 0};
+  tcodec_writer *w = tu_writer_begin(&file);
+  tu_writer_param(w, TCODEC_WP_CODER, TCODEC_CODER_NONE);
+  tu_writer_param(w, TCODEC_WP_BYTE_GROUP, 0);
+  tu_writer_param(w, TCODEC_WP_DETECT, 0);
+  float vals[37];
+  for (int i = 0; i < 37; i++) vals[i] = (i % 3 == 0) ? 0.0f : 0.25f * (float)i;
+  uint64_t shape[1] = {37};
+  tcodec_tensor_desc d = tu_desc("mapped", TCODEC_F32, 1, shape);
+  cr_assert_eq(tcodec_writer_add_raw(w, &d, vals, sizeof(vals)), 0);
+  tu_writer_finish(w);
+  tcodec_reader *r = tu_reader_open(&file);
+  uint64_t off = 0, stored = 0, len = 0;
+  int coder = -1;
+  cr_assert_eq(tcodec_reader_stream_info(r, 0, TCODEC_ROLE_DATA, &off, &stored, &len, &coder), 0);
+  cr_expect_eq(coder, TCODEC_CODER_NONE);
+  cr_expect_eq(stored, sizeof(vals));
+  cr_expect_eq(len, sizeof(vals));
+  cr_expect_eq(off % 64, 0);
+  cr_assert(off + stored <= file.size);
+  cr_expect(memcmp(file.data + off, vals, sizeof(vals)) == 0, "bytes in the file are the tensor");
+  cr_expect_eq(tcodec_reader_stream_info(r, 0, TCODEC_ROLE_MASK, NULL, NULL, NULL, NULL),
+               TCODEC_E_NOT_FOUND);
+  tcodec_reader_free(r);
+  tu_buf_free(&file);
+}

@@ -295,10 +295,14 @@ TCODEC_API int tcodec_reader_decode(tcodec_reader *r, size_t index, int output, 
 /** Whether tensor `index` has a stream of `role`, and its decoded size. */
 TCODEC_API int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role,
                                          uint64_t *size);
-/** Stored size (in the file), decoded size and entropy coder of one stream of
- *  tensor `index`; TCODEC_E_NOT_FOUND if the encoding has no such stream. Outs may be NULL. */
+/** File offset, stored size, decoded size and entropy coder of one stream of
+ *  tensor `index`; TCODEC_E_NOT_FOUND if the encoding has no such stream. Outs
+ *  may be NULL. A stream with coder TCODEC_CODER_NONE holds its bytes as they are
+ *  at [offset, offset + stored) in the file, ready to be memory-mapped (after
+ *  tcodec_reader_decode_stream() or tcodec_reader_verify() checked its checksum). */
 TCODEC_API int tcodec_reader_stream_info(const tcodec_reader *r, size_t index, int role,
-                                         uint64_t *stored, uint64_t *decoded, int *coder);
+                                         uint64_t *offset, uint64_t *stored, uint64_t *decoded,
+                                         int *coder);
 /** Compact form: the bytes of one stream (mask, signs, scales, codes...) after
  *  the entropy stage, exactly as the spec lays them out. */
 TCODEC_API int tcodec_reader_decode_stream(tcodec_reader *r, size_t index, int role, void *dst,

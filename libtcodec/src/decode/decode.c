@@ -229,13 +229,14 @@ int tcodec_reader_stream_size(const tcodec_reader *r, size_t index, int role, ui
   return TCODEC_OK;
 }
 
-int tcodec_reader_stream_info(const tcodec_reader *r, size_t index, int role, uint64_t *stored,
-                              uint64_t *decoded, int *coder) {
+int tcodec_reader_stream_info(const tcodec_reader *r, size_t index, int role, uint64_t *offset,
+                              uint64_t *stored, uint64_t *decoded, int *coder) {
   const tc_tensor *t;
   int rc = tc_tensor_at(r, index, &t);
   if (rc != 0) return rc;
   if (role < 0 || role >= TCODEC_ROLE_COUNT_) return TCODEC_E_ARG;
   if (!t->s[role].present) return TCODEC_E_NOT_FOUND;
+  if (offset != NULL) *offset = t->s[role].off;
   if (stored != NULL) *stored = t->s[role].size;
   if (decoded != NULL) *decoded = t->s[role].len;
   if (coder != NULL) *coder = (int)t->s[role].coder;
