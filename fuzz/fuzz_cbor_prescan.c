@@ -75,16 +75,20 @@ static int ref_item(const uint8_t *p, size_t n, size_t *pos, int depth) {
       if (v == 0) return 0;
       /* Each item takes a byte: a count larger than what is left fails below anyway,
        * but bail out early so the loop stays short. */
-      if (v > n - *pos) return -1;
+      uint64_t items = mt == 5 ? (v > UINT64_MAX / 2 ? UINT64_MAX : 2 * v) : v;
+      if (items > n - *pos) return -1;
       if (depth >= REF_MAX_DEPTH) return -2;
-      uint64_t items = mt == 5 ? 2 * v : v;
       for (uint64_t i = 0; i < items; i++) {
         int rc = ref_item(p, n, pos, depth + 1);
         if (rc != 0) return rc;
       }
       return 0;
     }
-    case 6: return ref_item(p, n, pos, depth); /* a tag prefixes one item */
+    case 6:
+      /* A tag prefixes one item. libcbor 0.8's decoder refuses the one-byte tags
+       * it calls unassigned (6..20), so the pre-scan does too. */
+      if (ai >= 6 && ai <= 20) return -1;
+      return ref_item(p, n, pos, depth);
     default:
       /* major 7: false, true, null, undefined and floats; libcbor refuses the
        * unassigned simple values (0..19 and the 1-byte form). */

@@ -4,8 +4,7 @@
 #
 #   scripts/setup-debian.sh [--optional] [PACKAGE...]
 #
-#   --optional   also the packages used by the model adapters and demo (nodejs, npm, numpy, onnx,
-#                protobuf-c, jansson)
+#   --optional   also the packages used by the end-to-end model checks (nodejs, npm, numpy, onnx)
 #   PACKAGE...   any further Debian packages a caller needs
 # Uses sudo when not run as root.
 set -euo pipefail
@@ -15,10 +14,10 @@ REQUIRED=(
   libzstd-dev libcbor-dev libcriterion-dev libxxhash-dev
   clang-14 libclang-rt-14-dev llvm-14 # fuzzers, sanitizers; llvm-symbolizer for readable reports
   zstd
+  libjansson-dev # JSON for the safetensors module and the policy file (formats/, tools/)
 )
 OPTIONAL=(
   nodejs npm python3-numpy python3-onnx
-  libprotobuf-c-dev protobuf-c-compiler libjansson-dev
 )
 
 wanted=("${REQUIRED[@]}")
