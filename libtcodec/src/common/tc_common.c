@@ -134,6 +134,14 @@ char *tc_strndup(tc_mem *m, const char *s, size_t n) {
   return d;
 }
 
+void tc_kvs_free(tc_mem *m, tc_kv *kv, size_t n) {
+  for (size_t i = 0; kv != NULL && i < n; i++) {
+    tc_free(m, kv[i].key);
+    tc_free(m, kv[i].value);
+  }
+  tc_free(m, kv);
+}
+
 int tc_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
   if (a != 0 && b > UINT64_MAX / a) return TCODEC_E_OVERFLOW;
   *out = a * b;

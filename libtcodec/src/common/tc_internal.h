@@ -126,6 +126,9 @@ typedef struct tc_kv {
   int is_text;
 } tc_kv;
 
+/* Free n key/value pairs and the array (NULL is fine). */
+void tc_kvs_free(tc_mem *m, tc_kv *kv, size_t n);
+
 typedef struct tc_tensor {
   char *name;
   int dtype;

@@ -34,25 +34,17 @@ int tcodec_reader_create(tcodec_reader **out, const tcodec_allocator *alloc) {
   return TCODEC_OK;
 }
 
-static void tc_free_kvs(tc_mem *m, tc_kv *kv, size_t n) {
-  for (size_t i = 0; kv != NULL && i < n; i++) {
-    tc_free(m, kv[i].key);
-    tc_free(m, kv[i].value);
-  }
-  tc_free(m, kv);
-}
-
 /* Drop everything parsed from a file; the context returns to TC_R_NEW. */
 void tc_reader_clear(tcodec_reader *r) {
   tc_mem *m = &r->mem;
   for (size_t i = 0; r->tensors != NULL && i < r->ntensors; i++) {
     tc_free(m, r->tensors[i].name);
     tc_free(m, r->tensors[i].shape);
-    tc_free_kvs(m, r->tensors[i].meta, r->tensors[i].nmeta);
+    tc_kvs_free(m, r->tensors[i].meta, r->tensors[i].nmeta);
   }
   tc_free(m, r->tensors);
   tc_free(m, r->by_name);
-  tc_free_kvs(m, r->meta, r->nmeta);
+  tc_kvs_free(m, r->meta, r->nmeta);
   for (size_t i = 0; r->sections != NULL && i < r->nsections; i++) tc_free(m, r->sections[i].type);
   tc_free(m, r->sections);
   r->tensors = NULL;

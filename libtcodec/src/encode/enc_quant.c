@@ -19,13 +19,7 @@ typedef struct qctx {
   size_t err_cap;
 } qctx;
 
-static int say(char *err, size_t err_cap, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
+int tc_enc_say(char *err, size_t err_cap, int code, const char *fmt, ...) {
   if (err != NULL && err_cap > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -35,7 +29,7 @@ static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
   return code;
 }
 
-#define QFAIL(c, code, ...) say((c)->err, (c)->err_cap, (code), __VA_ARGS__)
+#define QFAIL(c, code, ...) tc_enc_say((c)->err, (c)->err_cap, (code), __VA_ARGS__)
 
 static int is_scale_dtype(int d) { return d == TCODEC_F32 || d == TCODEC_F16 || d == TCODEC_BF16; }
 
@@ -43,20 +37,20 @@ int tc_enc_units(unsigned ndim, const uint64_t *shape, uint64_t nelem, tc_params
                  size_t err_cap) {
   if (p->gran == TCODEC_GRAN_CHANNEL) {
     if (p->axis >= ndim)
-      return say(err, err_cap, TCODEC_E_PARAMS, "channel axis %u is out of range for %u dims",
+      return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "channel axis %u is out of range for %u dims",
                  p->axis, ndim);
     p->group = 0;
   } else if (p->gran == TCODEC_GRAN_GROUP) {
-    if (p->group == 0) return say(err, err_cap, TCODEC_E_PARAMS, "group size must be >= 1");
+    if (p->group == 0) return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "group size must be >= 1");
     p->axis = 0;
   } else if (p->gran == TCODEC_GRAN_TENSOR) {
     p->axis = 0;
     p->group = 0;
   } else {
-    return say(err, err_cap, TCODEC_E_PARAMS, "unknown granularity %d", p->gran);
+    return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "unknown granularity %d", p->gran);
   }
   if (tc_units(ndim, shape, nelem, p, &p->units) != 0)
-    return say(err, err_cap, TCODEC_E_PARAMS, "granularity %d does not fit the shape", p->gran);
+    return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "granularity %d does not fit the shape", p->gran);
   return 0;
 }
 
@@ -393,12 +387,12 @@ static const struct {
 
 int tc_encode_quantized(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
                         const tcodec_quantized *q, tc_encoded *out, char *err, size_t err_cap) {
-  if (out == NULL) return say(err, err_cap, TCODEC_E_ARG, "no output");
+  if (out == NULL) return tc_enc_say(err, err_cap, TCODEC_E_ARG, "no output");
   memset(out, 0, sizeof *out);
   if (q == NULL || (ndim > 0 && shape == NULL))
-    return say(err, err_cap, TCODEC_E_ARG, "quantized tensor or shape is NULL");
+    return tc_enc_say(err, err_cap, TCODEC_E_ARG, "quantized tensor or shape is NULL");
   if (dtype != TCODEC_F64 && dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)
-    return say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE,
+    return tc_enc_say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE,
                "quantized encodings need a float dtype (f64, f32, f16, bf16), not %d", dtype);
   qctx c = {m, ndim, shape, nelem, q, out, err, err_cap};
   for (size_t i = 0; i < sizeof enc_table / sizeof enc_table[0]; i++) {
@@ -408,5 +402,5 @@ int tc_encode_quantized(tc_mem *m, int dtype, unsigned ndim, const uint64_t *sha
     if (rc != 0) tc_encoded_free(m, out);
     return rc;
   }
-  return say(err, err_cap, TCODEC_E_ARG, "encoding %d is not a quantized encoding", q->encoding);
+  return tc_enc_say(err, err_cap, TCODEC_E_ARG, "encoding %d is not a quantized encoding", q->encoding);
 }

@@ -11,21 +11,6 @@
 
 #include "tc_enc.h"
 
-static int say(char *err, size_t err_cap, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int say(char *err, size_t err_cap, int code, const char *fmt, ...) {
-  if (err != NULL && err_cap > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 /* Per-unit sums. */
 typedef struct twn_acc {
@@ -89,7 +74,7 @@ static int twn_delta(twn *t, double threshold) {
     for (uint64_t j = i; j < end; j++) {
       float w = t->src[j];
       if (!isfinite(w))
-        return say(t->err, t->err_cap, TCODEC_E_VALUE, "value at index %llu is not finite",
+        return tc_enc_say(t->err, t->err_cap, TCODEC_E_VALUE, "value at index %llu is not finite",
                    (unsigned long long)j);
       sum += w < 0 ? -(double)w : (double)w;
     }
@@ -159,7 +144,7 @@ static int store_scale(twn *t, uint64_t j, double v) {
     f = t->p.sdtype == TCODEC_F16 ? tc_f16_to_f32(h) : tc_bf16_to_f32(h);
   }
   if (!isfinite(f))
-    return say(t->err, t->err_cap, TCODEC_E_VALUE, "scale %g overflows the scale dtype", v);
+    return tc_enc_say(t->err, t->err_cap, TCODEC_E_VALUE, "scale %g overflows the scale dtype", v);
   return 0;
 }
 
@@ -185,25 +170,25 @@ static int twn_alloc(tc_mem *m, twn *t) {
   size_t ssize = tcodec_dtype_size(t->p.sdtype);
   if (t->n > SIZE_MAX || t->p.units > SIZE_MAX / sizeof(twn_acc) ||
       tc_mul_u64(t->p.units, (t->p.sym ? 1u : 2u) * ssize, &nscales) != 0 || nscales > SIZE_MAX)
-    return say(t->err, t->err_cap, TCODEC_E_OVERFLOW, "tensor is too large");
+    return tc_enc_say(t->err, t->err_cap, TCODEC_E_OVERFLOW, "tensor is too large");
   t->acc = tc_calloc(m, (size_t)t->p.units + 1, sizeof(twn_acc));
   t->sym = tc_malloc(m, (size_t)t->n);
   t->scales = tc_malloc(m, (size_t)nscales);
   if (t->acc == NULL || t->sym == NULL || t->scales == NULL)
-    return say(t->err, t->err_cap, TCODEC_E_NOMEM, "out of memory");
+    return tc_enc_say(t->err, t->err_cap, TCODEC_E_NOMEM, "out of memory");
   return 0;
 }
 
 static int twn_check(const tcodec_request *req, int dtype, tc_params *p, char *err,
                      size_t err_cap) {
   if (dtype != TCODEC_F64 && dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)
-    return say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d", dtype);
+    return tc_enc_say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d", dtype);
   if (!(req->threshold >= 0.0 && isfinite(req->threshold)))
-    return say(err, err_cap, TCODEC_E_PARAMS, "TWN threshold %g is not finite and >= 0",
+    return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "TWN threshold %g is not finite and >= 0",
                req->threshold);
   if (req->scale_dtype != TCODEC_F32 && req->scale_dtype != TCODEC_F16 &&
       req->scale_dtype != TCODEC_BF16)
-    return say(err, err_cap, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16",
+    return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16",
                req->scale_dtype);
   memset(p, 0, sizeof *p);
   p->gran = req->granularity;
@@ -237,12 +222,12 @@ static int twn_run(tc_mem *m, int dtype, twn *t, double threshold, tc_encoded *o
 int tc_quantize_f32(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
                     const float *src, const tcodec_request *req, tc_encoded *out, char *err,
                     size_t err_cap) {
-  if (out == NULL) return say(err, err_cap, TCODEC_E_ARG, "no output");
+  if (out == NULL) return tc_enc_say(err, err_cap, TCODEC_E_ARG, "no output");
   memset(out, 0, sizeof *out);
   if (req == NULL || (nelem > 0 && src == NULL) || (ndim > 0 && shape == NULL))
-    return say(err, err_cap, TCODEC_E_ARG, "request, values or shape is NULL");
+    return tc_enc_say(err, err_cap, TCODEC_E_ARG, "request, values or shape is NULL");
   if (req->method != TCODEC_Q_TWN)
-    return say(err, err_cap, TCODEC_E_ARG, "quantization method %d is not handled here",
+    return tc_enc_say(err, err_cap, TCODEC_E_ARG, "quantization method %d is not handled here",
                req->method);
   twn t = {ndim, shape, nelem, src, {0}, NULL, NULL, NULL, err, err_cap};
   int rc = twn_check(req, dtype, &t.p, err, err_cap);

@@ -16,6 +16,13 @@ typedef struct tc_encoded {
 
 void tc_encoded_free(tc_mem *m, tc_encoded *e);
 
+/* Write a one-line reason into err (may be NULL) and return code. */
+int tc_enc_say(char *err, size_t err_cap, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* Lossless raw: DATA stream = src (borrowed when bg == 0, else a byte-grouped copy). */
 int tc_encode_raw(tc_mem *m, int dtype, uint64_t nelem, const uint8_t *src, int bg,
                   tc_encoded *out);

@@ -91,25 +91,17 @@ int tcodec_writer_create(tcodec_writer **out, const tcodec_allocator *alloc) {
   return TCODEC_OK;
 }
 
-static void tc_free_kvs(tc_mem *m, tc_kv *kv, size_t n) {
-  for (size_t i = 0; kv != NULL && i < n; i++) {
-    tc_free(m, kv[i].key);
-    tc_free(m, kv[i].value);
-  }
-  tc_free(m, kv);
-}
-
 void tcodec_writer_free(tcodec_writer *w) {
   if (w == NULL) return;
   tc_mem *m = &w->mem;
   for (size_t i = 0; i < w->ntensors; i++) {
     tc_free(m, w->tensors[i].name);
     tc_free(m, w->tensors[i].shape);
-    tc_free_kvs(m, w->tensors[i].meta, w->tensors[i].nmeta);
+    tc_kvs_free(m, w->tensors[i].meta, w->tensors[i].nmeta);
   }
   tc_free(m, w->tensors);
   tc_free(m, w->name_set);
-  tc_free_kvs(m, w->meta, w->nmeta);
+  tc_kvs_free(m, w->meta, w->nmeta);
   for (size_t i = 0; i < w->nsections; i++) tc_free(m, w->sections[i].type);
   tc_free(m, w->sections);
   ZSTD_freeCCtx(w->zctx);
@@ -351,7 +343,7 @@ static int tc_check_desc(tcodec_writer *w, const tcodec_tensor_desc *t, uint64_t
 static void tc_tensor_release(tc_mem *m, tc_tensor *t) {
   tc_free(m, t->name);
   tc_free(m, t->shape);
-  tc_free_kvs(m, t->meta, t->nmeta);
+  tc_kvs_free(m, t->meta, t->nmeta);
   memset(t, 0, sizeof(*t));
 }
 
