@@ -38,9 +38,19 @@ done
 
 is_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 
+# A machine may already have node and npm from elsewhere (e.g. NodeSource's nodejs, which
+# bundles npm and conflicts with Debian's npm package): the commands are what counts.
+provided_by_command() {
+  case "$1" in
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    npm) command -v npm >/dev/null 2>&1 ;;
+    *) return 1 ;;
+  esac
+}
+
 missing=()
 for pkg in "${wanted[@]}"; do
-  is_installed "$pkg" || missing+=("$pkg")
+  is_installed "$pkg" || provided_by_command "$pkg" || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
