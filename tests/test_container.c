@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cbor.h>
@@ -1160,4 +1161,54 @@ Test(container, uncoded_raw_stream_is_mappable_at_stream_info_offset) {
                TCODEC_E_NOT_FOUND);
   tcodec_reader_free(r);
   tu_buf_free(&file);
+}
+
+/* Distinct readers on the same bytes, from different threads at once, decode the
+ * same values as one reader alone (no shared state inside the library). */
+typedef struct thread_job {
+  const tu_buf *file;
+  const outputs *want;
+  int mismatches;
+} thread_job;
+
+static void *decode_in_thread(void *arg) {
+  thread_job *job = arg;
+  for (int round = 0; round < 20; round++) {
+    tcodec_reader *r = NULL;
+    if (tcodec_reader_create(&r, NULL) != 0 ||
+        tcodec_reader_open_memory(r, job->file->data, job->file->size) != 0) {
+      job->mismatches++;
+      tcodec_reader_free(r);
+      continue;
+    }
+    for (size_t k = 0; k < MODEL_TENSORS; k++) {
+      uint8_t *buf = malloc((size_t)job->want->size[k] + 1);
+      if (buf == NULL ||
+          tcodec_reader_decode(r, k, TCODEC_OUT_ORIGINAL, buf, (size_t)job->want->size[k]) != 0 ||
+          memcmp(buf, job->want->t[k], (size_t)job->want->size[k]) != 0)
+        job->mismatches++;
+      free(buf);
+    }
+    tcodec_reader_free(r);
+  }
+  return NULL;
+}
+
+Test(container, readers_in_parallel_threads_agree) {
+  model m = build_model(TCODEC_CODER_ZSTD, 64);
+  tcodec_reader *r = tu_reader_open(&m.file);
+  outputs want = decode_all(r);
+  tcodec_reader_free(r);
+  pthread_t th[4];
+  thread_job jobs[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (thread_job){&m.file, &want, 0};
+    cr_assert_eq(pthread_create(&th[i], NULL, decode_in_thread, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    cr_expect_eq(jobs[i].mismatches, 0, "thread %d: %d mismatches", i, jobs[i].mismatches);
+  }
+  outputs_free(&want);
+  tu_buf_free(&m.file);
 }
