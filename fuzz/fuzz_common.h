@@ -152,9 +152,39 @@ static void fz_check_symbols(const tcodec_tensor_info *ti, const uint8_t *s, uin
   }
 }
 
+/* What the single-stream reads of one tensor gave (spec T2 per stream). */
+typedef struct fz_t2 {
+  int known;           /* every present stream was read (no resource error, none too big) */
+  int first_bad;       /* first role, ascending, whose read failed; -1 if none */
+  int rc;              /* its status */
+  uint64_t err_off;    /* the reader's error offset for it */
+  int present[TCODEC_ROLE_COUNT_];
+  uint64_t off[TCODEC_ROLE_COUNT_];
+} fz_t2;
+
+/* Stream errors of a whole-tensor decode (T2, T3) are reported at a stream's `off`:
+ * T2 at the first failing stream in ascending role order, exactly as the
+ * single-stream read of that stream reports it; T3 (E_PAYLOAD) only if every
+ * stream passed T2. */
+static void fz_check_decode_error(const tcodec_reader *r, int rc, const fz_t2 *t2) {
+  if (!t2->known) return;
+  uint64_t off = tcodec_reader_error_offset(r);
+  if (t2->first_bad >= 0) {
+    FZ_CHECK(rc == t2->rc && off == t2->err_off && off == t2->off[t2->first_bad]);
+    return;
+  }
+  FZ_CHECK(rc == TCODEC_OK || rc == TCODEC_E_PAYLOAD);
+  if (rc == TCODEC_E_PAYLOAD) {
+    int found = 0;
+    for (int role = 0; role < TCODEC_ROLE_COUNT_; role++)
+      found |= t2->present[role] && t2->off[role] == off;
+    FZ_CHECK(found);
+  }
+}
+
 /* Decode one output form: exact-size buffer, one byte short, twice for determinism. */
 static fz_form fz_decode_form(tcodec_reader *r, fz_alloc *a, size_t idx,
-                              const tcodec_tensor_info *ti, int form) {
+                              const tcodec_tensor_info *ti, int form, const fz_t2 *t2) {
   fz_form f = {0, 0};
   uint64_t need = 0;
   int rc = tcodec_reader_decoded_size(r, idx, form, &need);
@@ -183,6 +213,7 @@ static fz_form fz_decode_form(tcodec_reader *r, fz_alloc *a, size_t idx,
   }
   int rc1 = tcodec_reader_decode(r, idx, form, b1, (size_t)need);
   FZ_CHECK(a->live_bytes == live); /* nothing kept between calls */
+  if (!fz_resource_error(rc1)) fz_check_decode_error(r, rc1, t2);
   int rc2 = tcodec_reader_decode(r, idx, form, b2, (size_t)need);
   FZ_CHECK(a->live_bytes == live);
   if (!fz_resource_error(rc1) && !fz_resource_error(rc2)) FZ_CHECK(rc1 == rc2);
@@ -199,14 +230,32 @@ static fz_form fz_decode_form(tcodec_reader *r, fz_alloc *a, size_t idx,
   return f;
 }
 
-/* Each present stream after the entropy stage, twice, and one byte short. */
-static void fz_decode_streams(tcodec_reader *r, fz_alloc *a, size_t idx) {
+/* Each present stream after the entropy stage, twice, and one byte short. Where it
+ * lies must be inside the payload area (spec step S1). */
+static void fz_decode_streams(tcodec_reader *r, fz_alloc *a, size_t idx,
+                              const tcodec_tensor_info *ti, uint64_t file_size, fz_t2 *t2) {
+  uint64_t stored_total = 0;
+  memset(t2, 0, sizeof(*t2));
+  t2->known = 1;
+  t2->first_bad = -1;
   for (int role = 0; role < TCODEC_ROLE_COUNT_; role++) {
-    uint64_t len = 0;
+    uint64_t len = 0, off = 0, stored = 0, decoded = 0;
+    int coder = -1;
     int rc = tcodec_reader_stream_size(r, idx, role, &len);
+    int rci = tcodec_reader_stream_info(r, idx, role, &off, &stored, &decoded, &coder);
+    FZ_CHECK(rc == rci);
     if (rc == TCODEC_E_NOT_FOUND) continue;
     FZ_CHECK(rc == TCODEC_OK);
-    if (len > FZ_MAX_OUT) continue;
+    FZ_CHECK(decoded == len && coder >= 0 && coder <= 127);
+    FZ_CHECK(off >= 64 && stored <= file_size && off <= file_size - stored);
+    if (coder == TCODEC_CODER_NONE) FZ_CHECK(stored == len);
+    stored_total += stored;
+    t2->present[role] = 1;
+    t2->off[role] = off;
+    if (len > FZ_MAX_OUT) {
+      t2->known = 0;
+      continue;
+    }
     uint64_t live = a->live_bytes;
     uint8_t *b1 = fz_malloc(len), *b2 = fz_malloc(len);
     memset(b1, 0xA5, (size_t)len);
@@ -218,6 +267,14 @@ static void fz_decode_streams(tcodec_reader *r, fz_alloc *a, size_t idx) {
       free(shortb);
     }
     int rc1 = tcodec_reader_decode_stream(r, idx, role, b1, (size_t)len);
+    if (fz_resource_error(rc1)) t2->known = 0;
+    if (rc1 != TCODEC_OK && !fz_resource_error(rc1))
+      FZ_CHECK(tcodec_reader_error_offset(r) == off); /* T2 at `off` */
+    if (rc1 != TCODEC_OK && t2->first_bad < 0) {
+      t2->first_bad = role;
+      t2->rc = rc1;
+      t2->err_off = tcodec_reader_error_offset(r);
+    }
     int rc2 = tcodec_reader_decode_stream(r, idx, role, b2, (size_t)len);
     FZ_CHECK(a->live_bytes == live);
     if (!fz_resource_error(rc1) && !fz_resource_error(rc2)) FZ_CHECK(rc1 == rc2);
@@ -228,6 +285,7 @@ static void fz_decode_streams(tcodec_reader *r, fz_alloc *a, size_t idx) {
   }
   uint64_t dummy;
   FZ_CHECK(tcodec_reader_stream_size(r, idx, TCODEC_ROLE_COUNT_, &dummy) == TCODEC_E_ARG);
+  FZ_CHECK(ti->stored_bytes == stored_total);
 }
 
 static void fz_check_info(const tcodec_reader *r, size_t idx, const tcodec_tensor_info *ti) {
@@ -312,7 +370,7 @@ static int fz_check_sections(tcodec_reader *r, fz_alloc *a, int *all_tried) {
 }
 
 /* Everything the public API offers on an opened reader, with its invariants. */
-static inline void fz_exercise_reader(tcodec_reader *r, fz_alloc *a) {
+static inline void fz_exercise_reader(tcodec_reader *r, fz_alloc *a, uint64_t file_size) {
   unsigned major = 0, minor = 0;
   FZ_CHECK(tcodec_reader_format_version(r, &major, &minor) == TCODEC_OK);
   FZ_CHECK(major == TCODEC_FORMAT_MAJOR);
@@ -330,12 +388,13 @@ static inline void fz_exercise_reader(tcodec_reader *r, fz_alloc *a) {
     tcodec_tensor_info ti;
     FZ_CHECK(tcodec_reader_tensor_info(r, i, &ti) == TCODEC_OK);
     fz_check_info(r, i, &ti);
+    fz_t2 t2;
+    fz_decode_streams(r, a, i, &ti, file_size, &t2);
     fz_form f[FZ_NFORMS];
-    for (int form = 0; form < FZ_NFORMS; form++) f[form] = fz_decode_form(r, a, i, &ti, form);
+    for (int form = 0; form < FZ_NFORMS; form++) f[form] = fz_decode_form(r, a, i, &ti, form, &t2);
     /* Payload validity does not depend on the output form. */
     for (int form = 1; form < FZ_NFORMS; form++)
       if (f[0].tried && f[form].tried) FZ_CHECK(f[0].rc == f[form].rc);
-    fz_decode_streams(r, a, i);
     uint64_t need = 0;
     int st = tcodec_reader_decoded_size(r, i, TCODEC_OUT_F32, &need);
     if (st == TCODEC_OK) {
@@ -367,19 +426,21 @@ static inline void fz_exercise_reader(tcodec_reader *r, fz_alloc *a) {
   }
 }
 
-/* Open `src` with a fresh reader and run everything; returns the open status.
- * The allocator must hold nothing afterwards. */
-static inline int fz_open_and_exercise(const uint8_t *src, size_t size) {
+/* Open `src` with a fresh reader and run everything; returns the open status and,
+ * if err_off is not NULL, the error offset of a failed open. The allocator must
+ * hold nothing afterwards. */
+static inline int fz_open_and_exercise(const uint8_t *src, size_t size, uint64_t *err_off) {
   fz_alloc a = {0, 0, 0, 0};
   tcodec_reader *r = fz_reader_new(&a);
   FZ_CHECK(r != NULL);
   int rc = tcodec_reader_open_memory(r, size ? src : NULL, size);
   if (rc == TCODEC_OK) {
-    fz_exercise_reader(r, &a);
+    fz_exercise_reader(r, &a, size);
   } else {
     /* A failed open refuses further calls and keeps a message. */
     size_t n;
     FZ_CHECK(rc < 0 && tcodec_reader_error_message(r) != NULL);
+    if (err_off != NULL) *err_off = tcodec_reader_error_offset(r);
     FZ_CHECK(tcodec_reader_tensor_count(r, &n) == TCODEC_E_BADSTATE);
     FZ_CHECK(tcodec_reader_open_memory(r, src, size) == TCODEC_E_BADSTATE);
   }

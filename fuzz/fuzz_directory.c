@@ -54,11 +54,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tc_put64(t + 32, tc_xxh3(t, 32));
   memcpy(t + 40, tc_end_magic, 8);
 
-  int rc = fz_open_and_exercise(f, file_size);
+  uint64_t err_off = 0;
+  int rc = fz_open_and_exercise(f, file_size, &err_off);
   /* The frame is valid, so a failure must come from the directory or later. */
   FZ_CHECK(rc != TCODEC_E_MAGIC && rc != TCODEC_E_HEADER && rc != TCODEC_E_TRAILER &&
            rc != TCODEC_E_TRUNCATED && rc != TCODEC_E_DIR_CHECKSUM && rc != TCODEC_E_VERSION &&
            rc != TCODEC_E_RESERVED);
+  /* Directory errors (spec steps 13-20) are reported at D = dir_offset; only the
+   * stream checks S1-S4 report a stream's `off`. */
+  switch (rc) {
+    case TCODEC_E_DIR_CBOR:
+    case TCODEC_E_DIR_SCHEMA:
+    case TCODEC_E_UNSUPPORTED_FEATURE:
+    case TCODEC_E_UNSUPPORTED_SECTION:
+    case TCODEC_E_UNSUPPORTED_DTYPE:
+    case TCODEC_E_LIMIT:
+    case TCODEC_E_SHAPE:
+    case TCODEC_E_PARAMS:
+    case TCODEC_E_OVERFLOW:
+    case TCODEC_E_DUPLICATE: FZ_CHECK(err_off == dir_offset); break;
+    default: break;
+  }
   free(f);
   return 0;
 }
