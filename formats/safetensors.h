@@ -30,7 +30,8 @@
  *   "safetensors.index"           the index JSON, verbatim
  *   tensor meta "safetensors.shard" = shard file name (sharded only)
  *   model meta                    the __metadata__ entries, in file order
- * The tensors are listed in the order of their data in the file. */
+ * The tensors are listed in the order of their data in the file; consumer_op is
+ * empty and consumer_input -1 (safetensors does not know the consumers). */
 #ifndef TCF_SAFETENSORS_H
 #define TCF_SAFETENSORS_H
 

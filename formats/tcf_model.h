@@ -74,7 +74,8 @@ typedef struct tcf_limits {
  * Everything a tcf_model owns is allocated with malloc; these helpers keep to
  * that, so tcf_model_free() releases any model they built. Each returns a
  * TCODEC_E_* status (TCODEC_E_NOMEM when an allocation fails, leaving the model
- * as it was). */
+ * as it was). tcf_model_free(m) (above) releases everything m owns (names,
+ * owned data, metadata, sections, the arrays) and zeroes *m; NULL is a no-op. */
 
 /* Defaults of tcf_limits, applied to each field that is 0. */
 #define TCF_DEFAULT_MAX_HEADER_BYTES 100000000u   /* safetensors' own MAX_HEADER_SIZE */

@@ -4,7 +4,7 @@
 #
 #   scripts/setup-debian.sh [--optional] [PACKAGE...]
 #
-#   --optional   also the packages used by the end-to-end model checks (nodejs, npm, numpy, onnx)
+#   --optional   also the packages used by the end-to-end model checks (nodejs, npm)
 #   PACKAGE...   any further Debian packages a caller needs
 # Uses sudo when not run as root.
 set -euo pipefail
@@ -15,9 +15,10 @@ REQUIRED=(
   clang-14 libclang-rt-14-dev llvm-14 # fuzzers, sanitizers; llvm-symbolizer for readable reports
   zstd
   libjansson-dev # JSON for the safetensors module and the policy file (formats/, tools/)
+  python3-numpy python3-onnx # independent fixture writers and the ONNX checker in the tests
 )
 OPTIONAL=(
-  nodejs npm python3-numpy python3-onnx
+  nodejs npm
 )
 
 wanted=("${REQUIRED[@]}")

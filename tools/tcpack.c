@@ -422,6 +422,8 @@ static int check_options(pack_opts *o, size_t nin, const char **in) {
     return tt_usage_error("quantization options need --quantize twn (or a --policy file)");
   if (o->to_stdout && o->output != NULL && strcmp(o->output, "-") != 0)
     return tt_usage_error("-c and -o FILE both given");
+  if (o->policy_file != NULL && strcmp(o->policy_file, "-") == 0 && strcmp(o->input, "-") == 0)
+    return tt_usage_error("the model and the policy cannot both come from stdin");
   if (o->to_stdout || (o->output == NULL && strcmp(o->input, "-") == 0)) o->output = "-";
   if (o->json != NULL && strcmp(o->json, "-") == 0 && o->output != NULL && strcmp(o->output, "-") == 0)
     return tt_usage_error("--json - and the .tc cannot both go to stdout");

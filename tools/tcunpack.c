@@ -340,7 +340,8 @@ static int sharded_names(const unpack *u, char **dir, char **index) {
 static int do_unpack(unpack *u) {
   const char *src_fmt = source_format(u);
   int src = tt_format_from_name(src_fmt), fmt = u->o->format ? u->o->format : src;
-  if (src < 0) return (tt_error(u->shown, TT_NO_OFFSET, "source format '%s' unknown (use --format safetensors)", tcf_show(src_fmt).s), 1);
+  if (fmt <= 0)
+    return (tt_error(u->shown, TT_NO_OFFSET, "source format '%s' unknown (use --format safetensors)", tcf_show(src_fmt).s), 1);
   if (fmt == TT_FMT_ONNX && src != TT_FMT_ONNX)
     return (tt_error(u->shown, TT_NO_OFFSET, "holds a %s model: it cannot be written as onnx", tcf_show(src_fmt).s), 1);
   int rc = verify(u);

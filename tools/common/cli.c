@@ -1,6 +1,8 @@
 /* Option parsing and messages for the tools (see cli.h). */
 #include "cli.h"
 
+#include "progress.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -20,6 +22,7 @@ void tt_error(const char *file, uint64_t offset, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(reason, sizeof(reason), fmt, ap);
   va_end(ap);
+  tt_progress_end(); /* the message goes on a line of its own */
   fflush(stdout);
   if (file != NULL && offset != TT_NO_OFFSET)
     fprintf(stderr, "%s: %s: offset %llu: %s\n", g_prog, file, (unsigned long long)offset, reason);
@@ -40,6 +43,7 @@ int tt_usage_error(const char *fmt, ...) {
 }
 
 void tt_reader_error(const tcodec_reader *r, const char *opened_as, const char *shown) {
+  tt_progress_end();
   const char *msg = tcodec_reader_error_message(r);
   const char *prefixes[2] = {opened_as, "<memory>"};
   for (size_t i = 0; i < 2; i++) {
