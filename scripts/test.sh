@@ -5,6 +5,7 @@
 #      exported-symbol check, install/link test)
 #   3. clang-14 build in build-clang/ with -Werror, fuzzers included (compiled, not run)
 #   4. decoder-only build in build-decoder/, checked with nm to hold no tcodec_writer_* symbol
+#   5. end to end on the three PaddleOCR models (scripts/e2e-ocr.sh; TCODEC_SKIP_E2E=1 skips)
 # The last line is "N passed, M failed": ctest's tests plus the build checks of steps 3-4
 # (and step 2's build). Exit status is non-zero if anything failed.
 # Env: TCODEC_JOBS (default 2).
@@ -91,11 +92,31 @@ check "decoder-only build" configure_build build-decoder -DCMAKE_BUILD_TYPE=Rele
   -DTCODEC_BUILD_TOOLS=OFF -DTCODEC_BUILD_TESTS=OFF -DTCODEC_BUILD_BENCH=OFF
 check "decoder-only has no tcodec_writer_*" no_writer_symbols build-decoder
 
+# End to end on the three real PaddleOCR models (npm registry: models and onnxruntime-node):
+# lossless round trips byte-identical with identical onnxruntime outputs, ternary ones checked.
+e2e_passed=0
+e2e_failed=0
+if [ "$gcc_ok" = 1 ] && [ "${TCODEC_SKIP_E2E:-0}" != 1 ]; then
+  banner "end to end: PaddleOCR det/rec/cls (scripts/e2e-ocr.sh build)"
+  set +e
+  TCODEC_E2E_NO_BUILD=1 bash scripts/e2e-ocr.sh build 2>&1 | tee build/e2e.log
+  e2e_rc=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' build/e2e.log | tail -n 1 || true)
+  if [ -n "$line" ]; then
+    read -r _ e2e_passed _ e2e_failed _ <<<"${line//,/}"
+  fi
+  if [ "$e2e_rc" -ne 0 ] && [ "$e2e_failed" -eq 0 ]; then
+    e2e_failed=1 # the script stopped before its summary (setup, network)
+  fi
+  [ "$e2e_failed" -eq 0 ] || failed_names+=("e2e: $e2e_failed check(s)")
+fi
+
 banner "summary"
-echo "ctest: $ctest_passed passed, $ctest_failed failed; build checks: $checks_passed passed, $checks_failed failed"
+echo "ctest: $ctest_passed passed, $ctest_failed failed; build checks: $checks_passed passed, $checks_failed failed; e2e: $e2e_passed passed, $e2e_failed failed"
 if [ ${#failed_names[@]} -gt 0 ]; then
   printf 'failed: %s\n' "${failed_names[@]}"
 fi
-total_failed=$((ctest_failed + checks_failed))
-echo "$((ctest_passed + checks_passed)) passed, $total_failed failed"
+total_failed=$((ctest_failed + checks_failed + e2e_failed))
+echo "$((ctest_passed + checks_passed + e2e_passed)) passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

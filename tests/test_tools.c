@@ -280,6 +280,42 @@ Test(tools, onnx_fixtures_roundtrip) {
   cr_assert_eq(hidden_entries(), 0);
 }
 
+Test(tools, safetensors_fixtures_roundtrip) {
+  char *dir = tu_source_path("tests/fixtures/safetensors/valid");
+  DIR *d = opendir(dir);
+  if (d == NULL) free(dir), cr_skip_test("no tests/fixtures/safetensors/valid");
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    size_t len = strlen(e->d_name);
+    if (len < 12 || strcmp(e->d_name + len - 12, ".safetensors") != 0) continue;
+    int rc = sh("cp '%s/%s' in.safetensors && $B/tcpack -q -f in.safetensors && "
+                "$B/tcunpack -f -o back.safetensors in.safetensors.tc && cmp in.safetensors back.safetensors && "
+                "$B/tcunpack --compare in.safetensors in.safetensors.tc",
+                dir, e->d_name);
+    cr_expect_eq(rc, 0, "%s: %s", e->d_name, slurp("err.txt", NULL));
+    n++;
+  }
+  closedir(d);
+  free(dir);
+  cr_assert_gt(n, 0);
+}
+
+Test(tools, onnx_external_data_roundtrip) {
+  char *dir = tu_source_path("tests/fixtures/onnx/external");
+  int rc = sh("test -f '%s/model.onnx' || exit 77; mkdir in && cp '%s/model.onnx' '%s/weights.bin' in/ && "
+              "$B/tcpack -q -o m.tc in/model.onnx && mkdir out && $B/tcunpack -o out/model.onnx m.tc && "
+              "cmp in/model.onnx out/model.onnx && cmp in/weights.bin out/weights.bin",
+              dir, dir, dir);
+  free(dir);
+  if (rc == 77) cr_skip_test("tests/fixtures/onnx/external is missing");
+  cr_assert_eq(rc, 0, "%s", slurp("err.txt", NULL));
+  /* the external file exists now: refused without -f, nothing half written */
+  cr_assert_eq(sh("rm out/model.onnx && $B/tcunpack -o out/model.onnx m.tc"), 1);
+  cr_assert(contains("err.txt", "weights.bin: already exists"), "%s", slurp("err.txt", NULL));
+  cr_assert(!exists("out/model.onnx"));
+  cr_assert_eq(sh("ls -A out | grep -c '^\\.'"), 1); /* grep finds no temp file */
+}
+
 /* ---- failures leave nothing behind -------------------------------------------------------------- */
 
 Test(tools, failed_run_leaves_no_temp_file) {

@@ -35,7 +35,7 @@ static const tt_opt k_opts[] = {
     {"force", 'f', 0, O_FORCE, NULL, "overwrite existing files; write binary to a terminal"},
     {"keep", 'k', 0, O_KEEP, NULL, "keep the input (always done; for compatibility)"},
     {"quiet", 'q', 0, O_QUIET, NULL, "no progress bar and no summary (errors are still shown)"},
-    {"verbose", 'v', 0, O_VERBOSE, NULL, "more detail (metadata with --list, every tensor)"},
+    {"verbose", 'v', 0, O_VERBOSE, NULL, "a summary line after unpacking; metadata with --list"},
     {"help", 'h', 0, O_HELP, NULL, "show this help and exit"},
     {"version", 'V', 0, O_VERSION, NULL, "show the versions and exit"},
     {"format", 0, 1, O_FORMAT, "FMT", "write FMT: safetensors or onnx (default: the source's);\n"
