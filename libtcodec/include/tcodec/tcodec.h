@@ -400,8 +400,18 @@ TCODEC_API int tcodec_writer_add_quantized(tcodec_writer *w, const tcodec_tensor
  * new methods and new fields at the end. Initialise with tcodec_request_init. */
 typedef enum tcodec_method {
   TCODEC_Q_LOSSLESS = 0, /* store the original dtype exactly (with detection) */
-  TCODEC_Q_TWN = 1       /* ternary: delta = threshold * mean|w| per unit, scale = mean of
+  TCODEC_Q_TWN = 1,      /* ternary: delta = threshold * mean|w| per unit, scale = mean of
                             |w| above delta (Li & Liu, Ternary Weight Networks) */
+  TCODEC_Q_EC2T = 2,     /* entropy-constrained ternary (after EC2T): per unit w_p, w_n and
+                            each weight's symbol minimise squared error + lambda * code
+                            length under the symbol probabilities, iterated (Lloyd-style) */
+  TCODEC_Q_BINARY = 3,   /* binary {-w_n, +w_p} by sign; scales = mean magnitudes */
+  TCODEC_Q_KBIT = 4,     /* uniform `bits`-bit codes per unit, optionally after magnitude
+                            pruning to `sparsity` (SQuantizer: prune, then quantize) */
+  TCODEC_Q_HYBRID = 5,   /* per output filter (axis 0): ternary (TWN) or full precision in
+                            `full_dtype`, by `error_budget` or `ternary_fraction` */
+  TCODEC_Q_ADAPTIVE_BT = 6 /* per tensor: binary or ternary (TWN), whichever minimises
+                              rel_err^2 + size_weight * bits/weight (Smart Quantization) */
 } tcodec_method;
 
 typedef struct tcodec_request {
@@ -411,8 +421,19 @@ typedef struct tcodec_request {
   uint64_t group_size; /* for TCODEC_GRAN_GROUP */
   int symmetric;       /* default 1 */
   int scale_dtype;     /* default F32 */
-  double threshold;    /* TWN threshold factor; default 0.7 */
-  uint64_t reserved_[8];
+  double threshold;    /* TWN (also hybrid's and adaptive's ternary): default 0.7 */
+  double lambda;       /* EC2T rate weight (per bit, relative to the unit's mean w^2); default 0.05 */
+  unsigned max_iter;   /* EC2T iterations at most; default 30 */
+  unsigned bits;       /* k-bit: 2..8; default 4 */
+  double sparsity;     /* k-bit: fraction of smallest |w| pruned first (mask); default 0 */
+  int zero_point;      /* k-bit: 1 = min/max range with a zero point per unit; default 0 */
+  int full_dtype;      /* hybrid: F16 (default) or F32 for full-precision filters */
+  double error_budget; /* hybrid: ternarize a filter when its TWN relative L2 error <= this;
+                          default 0.5 */
+  double ternary_fraction; /* hybrid: if > 0, ternarize this fraction of the filters (those
+                              with the lowest error) instead of using error_budget */
+  double size_weight;  /* adaptive: weight of bits/weight against rel_err^2; default 0.01 */
+  uint64_t reserved_[4];
 } tcodec_request;
 
 /** Fill `req` with defaults (method LOSSLESS). */

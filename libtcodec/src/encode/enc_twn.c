@@ -219,16 +219,9 @@ static int twn_run(tc_mem *m, int dtype, twn *t, double threshold, tc_encoded *o
   return tc_encode_quantized(m, dtype, t->ndim, t->shape, t->n, &q, out, t->err, t->err_cap);
 }
 
-int tc_quantize_f32(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
-                    const float *src, const tcodec_request *req, tc_encoded *out, char *err,
-                    size_t err_cap) {
-  if (out == NULL) return tc_enc_say(err, err_cap, TCODEC_E_ARG, "no output");
-  memset(out, 0, sizeof *out);
-  if (req == NULL || (nelem > 0 && src == NULL) || (ndim > 0 && shape == NULL))
-    return tc_enc_say(err, err_cap, TCODEC_E_ARG, "request, values or shape is NULL");
-  if (req->method != TCODEC_Q_TWN)
-    return tc_enc_say(err, err_cap, TCODEC_E_ARG, "quantization method %d is not handled here",
-               req->method);
+int tc_quant_twn(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
+                 const float *src, const tcodec_request *req, tc_encoded *out, char *err,
+                 size_t err_cap) {
   twn t = {ndim, shape, nelem, src, {0}, NULL, NULL, NULL, err, err_cap};
   int rc = twn_check(req, dtype, &t.p, err, err_cap);
   if (rc == 0) rc = tc_enc_units(ndim, shape, nelem, &t.p, err, err_cap);

@@ -47,7 +47,17 @@ int tc_enc_units(unsigned ndim, const uint64_t *shape, uint64_t nelem, tc_params
 int tc_detect_exact(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape,
                     uint64_t nelem, const uint8_t *src, tc_encoded *out);
 
-/* Quantize float32 data as req asks (TCODEC_Q_TWN...). */
+/* One quantizer: the signature of every entry of the method table (enc_quantize.c).
+ * Called with valid pointers and *out zeroed; fills *out through tc_encode_quantized. */
+typedef int (*tc_quantizer_fn)(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape,
+                               uint64_t nelem, const float *src, const tcodec_request *req,
+                               tc_encoded *out, char *err, size_t err_cap);
+
+int tc_quant_twn(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
+                 const float *src, const tcodec_request *req, tc_encoded *out, char *err,
+                 size_t err_cap);
+
+/* Quantize float32 data as req asks (dispatches on req->method). */
 int tc_quantize_f32(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,
                     const float *src, const tcodec_request *req, tc_encoded *out, char *err,
                     size_t err_cap);

@@ -480,6 +480,12 @@ void tcodec_request_init(tcodec_request *req) {
   req->symmetric = 1;
   req->scale_dtype = TCODEC_F32;
   req->threshold = 0.7;
+  req->lambda = 0.05;
+  req->max_iter = 30;
+  req->bits = 4;
+  req->full_dtype = TCODEC_F16;
+  req->error_budget = 0.5;
+  req->size_weight = 0.01;
 }
 
 int tcodec_writer_add_f32(tcodec_writer *w, const tcodec_tensor_desc *t, const float *src,
