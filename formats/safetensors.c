@@ -14,22 +14,27 @@
 #define ST_FAIL(h, code, off, ...) tcf_error_set((h)->err, (code), (h)->file, (off), __VA_ARGS__)
 
 /* ---- dtypes ------------------------------------------------------------------
- * In the order of the reference implementation's Dtype enum, which its writer
- * sorts by (widest first) so that every tensor starts aligned to its element:
- * the position in this table is that rank. dtype 0: valid safetensors, no
- * tcodec equivalent. */
+ * In the order of the reference implementation's Dtype enum (safetensors 0.6,
+ * tensor.rs), which its writer sorts by (descending, then by name) so that every
+ * tensor starts aligned to its element: the position in this table is that
+ * rank. Note that the enum is not in bitsize order: BOOL (8 bits) ranks below
+ * F4 and F6_*. `bits` is the reference's Dtype::bitsize(). dtype 0: valid
+ * safetensors with no tcodec equivalent, carried as opaque bytes (TCODEC_U8,
+ * shape [bytes], tensor meta "safetensors.dtype" and "safetensors.shape"). */
 typedef struct st_dtype {
   const char *name;
   int dtype;
+  unsigned bits;
 } st_dtype;
 
 /* clang-format off */
 static const st_dtype st_dtypes[] = {
-    {"BOOL", TCODEC_BOOL}, {"F4", 0}, {"F6_E2M3", 0}, {"F6_E3M2", 0}, {"U8", TCODEC_U8},
-    {"I8", TCODEC_I8}, {"F8_E5M2", TCODEC_F8_E5M2}, {"F8_E4M3", TCODEC_F8_E4M3},
-    {"F8_E8M0", 0}, {"I16", TCODEC_I16}, {"U16", TCODEC_U16}, {"F16", TCODEC_F16},
-    {"BF16", TCODEC_BF16}, {"I32", TCODEC_I32}, {"U32", TCODEC_U32}, {"F32", TCODEC_F32},
-    {"C64", 0}, {"F64", TCODEC_F64}, {"I64", TCODEC_I64}, {"U64", TCODEC_U64}};
+    {"BOOL", TCODEC_BOOL, 8}, {"F4", 0, 4}, {"F6_E2M3", 0, 6}, {"F6_E3M2", 0, 6},
+    {"U8", TCODEC_U8, 8}, {"I8", TCODEC_I8, 8}, {"F8_E5M2", TCODEC_F8_E5M2, 8},
+    {"F8_E4M3", TCODEC_F8_E4M3, 8}, {"F8_E8M0", 0, 8}, {"I16", TCODEC_I16, 16},
+    {"U16", TCODEC_U16, 16}, {"F16", TCODEC_F16, 16}, {"BF16", TCODEC_BF16, 16},
+    {"I32", TCODEC_I32, 32}, {"U32", TCODEC_U32, 32}, {"F32", TCODEC_F32, 32},
+    {"C64", 0, 64}, {"F64", TCODEC_F64, 64}, {"I64", TCODEC_I64, 64}, {"U64", TCODEC_U64, 64}};
 /* clang-format on */
 #define ST_NDTYPES (sizeof(st_dtypes) / sizeof(st_dtypes[0]))
 
@@ -47,7 +52,7 @@ static const st_dtype *st_dtype_by_id(int dtype) {
 
 int tcf_safetensors_dtype_from_name(const char *name) {
   const st_dtype *d = name ? st_dtype_by_name(name) : NULL;
-  return d ? d->dtype : TCODEC_DTYPE_INVALID;
+  return d && d->dtype ? d->dtype : TCODEC_DTYPE_INVALID;
 }
 
 const char *tcf_safetensors_dtype_name(int dtype) {
@@ -79,12 +84,47 @@ static int st_cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* ---- opaque dtypes: the shape as compact JSON text ------------------------------
+ * "[4,3]", "[]" for a scalar: TCF_MAX_NDIM numbers of at most 20 digits. */
+#define ST_SHAPE_TEXT_MAX (2 + TCF_MAX_NDIM * 21 + 1)
+
+static void st_shape_text(const uint64_t *shape, unsigned ndim, char *out) {
+  size_t n = 0;
+  out[n++] = '[';
+  for (unsigned i = 0; i < ndim; i++)
+    n += (size_t)snprintf(out + n, ST_SHAPE_TEXT_MAX - n, "%s%" PRIu64, i ? "," : "", shape[i]);
+  out[n++] = ']';
+  out[n] = '\0';
+}
+
+/* Inverse of st_shape_text; only its exact output is accepted (no spaces, no
+ * sign, no leading zeros, at most TCF_MAX_NDIM dimensions). 0 or -1. */
+static int st_shape_parse(const char *s, uint64_t *shape, unsigned *ndim) {
+  char again[ST_SHAPE_TEXT_MAX];
+  const char *p = s;
+  *ndim = 0;
+  if (strlen(s) >= ST_SHAPE_TEXT_MAX || *p++ != '[') return -1;
+  while (*p != ']') {
+    uint64_t v = 0;
+    if (*ndim == TCF_MAX_NDIM || (*ndim > 0 && *p++ != ',') || *p < '0' || *p > '9') return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+      if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) return -1;
+      v = v * 10 + (uint64_t)(*p - '0');
+    }
+    shape[(*ndim)++] = v;
+  }
+  if (p[1] != '\0') return -1;
+  st_shape_text(shape, *ndim, again);
+  return strcmp(again, s) == 0 ? 0 : -1;
+}
+
 /* ---- header parsing ------------------------------------------------------------- */
 
 typedef struct st_entry {
-  const char *name; /* owned by the JSON tree */
-  size_t key_index; /* among the header's top-level keys */
-  int dtype;
+  const char *name;   /* owned by the JSON tree */
+  size_t key_index;   /* among the header's top-level keys */
+  const st_dtype *st; /* the safetensors dtype */
+  int dtype;          /* its tcodec dtype; TCODEC_U8 for an opaque one */
   unsigned ndim;
   uint64_t shape[TCF_MAX_NDIM];
   uint64_t nelem, begin, end;
@@ -178,10 +218,8 @@ static int st_parse_dtype(st_hdr *h, st_entry *e, const json_t *d, uint64_t at) 
   if (t == NULL)
     return ST_FAIL(h, TCODEC_E_UNSUPPORTED_DTYPE, at, "tensor '%s': unknown dtype '%s'",
                    SHOW(e->name), SHOW(json_string_value(d)));
-  if (t->dtype == 0)
-    return ST_FAIL(h, TCODEC_E_UNSUPPORTED_DTYPE, at,
-                   "tensor '%s': dtype %s has no tcodec equivalent", SHOW(e->name), t->name);
-  e->dtype = t->dtype;
+  e->st = t;
+  e->dtype = t->dtype ? t->dtype : TCODEC_U8; /* no equivalent: opaque bytes */
   return TCODEC_OK;
 }
 
@@ -221,17 +259,23 @@ static int st_parse_offsets(st_hdr *h, st_entry *e, const json_t *o, uint64_t at
   return TCODEC_OK;
 }
 
+/* As the reference: the size is counted in bits (elements x bitsize,
+ * overflow-checked), must be whole bytes, and equal the span. */
 static int st_check_span(st_hdr *h, const st_entry *e, uint64_t at) {
-  uint64_t bytes;
-  if (st_mul(e->nelem, tcodec_dtype_size(e->dtype), &bytes) != 0)
-    return ST_FAIL(h, TCODEC_E_OVERFLOW, at, "tensor '%s': byte size overflows 64 bits",
-                   SHOW(e->name));
-  if (e->end - e->begin != bytes)
+  uint64_t bits;
+  if (st_mul(e->nelem, e->st->bits, &bits) != 0)
+    return ST_FAIL(h, TCODEC_E_OVERFLOW, at,
+                   "tensor '%s': byte size overflows 64 bits (counted in bits)", SHOW(e->name));
+  if (bits % 8 != 0)
+    return ST_FAIL(h, TCODEC_E_PAYLOAD, st_at_data(h, e->begin),
+                   "tensor '%s': %" PRIu64 " elements of %s are %" PRIu64
+                   " bits, not a whole number of bytes",
+                   SHOW(e->name), e->nelem, e->st->name, bits);
+  if (e->end - e->begin != bits / 8)
     return ST_FAIL(h, TCODEC_E_PAYLOAD, st_at_data(h, e->begin),
                    "tensor '%s': %" PRIu64 " elements of %s need %" PRIu64
                    " bytes but data_offsets span %" PRIu64,
-                   SHOW(e->name), e->nelem, tcf_safetensors_dtype_name(e->dtype), bytes,
-                   e->end - e->begin);
+                   SHOW(e->name), e->nelem, e->st->name, bits / 8, e->end - e->begin);
   return TCODEC_OK;
 }
 
@@ -348,7 +392,16 @@ static int st_build_tensors(const st_hdr *h, tcf_model *out) {
     t->nelem = e->nelem;
     t->data = data + (size_t)e->begin;
     t->size = e->end - e->begin;
-    t->consumer_input = -1; /* safetensors does not know the consumers */
+    t->consumer_input = -1;  /* safetensors does not know the consumers */
+    if (e->st->dtype == 0) { /* opaque: the bytes as U8, dtype and shape as meta */
+      char text[ST_SHAPE_TEXT_MAX];
+      st_shape_text(e->shape, e->ndim, text);
+      t->ndim = 1;
+      t->shape[0] = t->nelem = t->size;
+      if (tcf_tensor_add_meta(t, TCF_ST_DTYPE_META, e->st->name) != 0 ||
+          tcf_tensor_add_meta(t, TCF_ST_SHAPE_META, text) != 0)
+        return TCODEC_E_NOMEM;
+    }
   }
   return TCODEC_OK;
 }
@@ -445,9 +498,19 @@ static int st_cmp_name_tensor(const void *name, const void *t) {
   return strcmp(name, (*(const tcf_tensor *const *)t)->name);
 }
 
+/* The tensor is what parsing header entry e gives: for an opaque dtype, U8
+ * bytes [end - begin] whose meta names e's dtype and shape; else no such meta. */
 static int st_same(const st_entry *e, const tcf_tensor *t) {
-  return t->dtype == e->dtype && t->ndim == e->ndim && t->size == e->end - e->begin &&
-         memcmp(t->shape, e->shape, e->ndim * sizeof(uint64_t)) == 0;
+  const char *md = tcf_tensor_find_meta(t, TCF_ST_DTYPE_META);
+  const char *ms = tcf_tensor_find_meta(t, TCF_ST_SHAPE_META);
+  uint64_t bytes = e->end - e->begin;
+  if (e->st->dtype != 0)
+    return md == NULL && ms == NULL && t->dtype == e->dtype && t->ndim == e->ndim &&
+           t->size == bytes && memcmp(t->shape, e->shape, e->ndim * sizeof(uint64_t)) == 0;
+  char text[ST_SHAPE_TEXT_MAX];
+  st_shape_text(e->shape, e->ndim, text);
+  return md != NULL && ms != NULL && strcmp(md, e->st->name) == 0 && strcmp(ms, text) == 0 &&
+         t->dtype == TCODEC_U8 && t->ndim == 1 && t->shape[0] == bytes && t->size == bytes;
 }
 
 /* ord[i] = the tensor of header entry i; every selected tensor used once. */
@@ -492,13 +555,62 @@ static int st_write_verbatim(const tcf_section *sec, const tcf_tensor **sel, siz
 
 static int st_text_ok(const char *s) { return tcf_utf8_valid((const uint8_t *)s, strlen(s), NULL); }
 
+/* What a tensor is in safetensors terms: its dtype and shape, restored from
+ * the "safetensors.dtype"/"safetensors.shape" meta for opaque bytes. */
+typedef struct st_view {
+  const st_dtype *st;
+  unsigned ndim;
+  uint64_t shape[TCF_MAX_NDIM];
+} st_view;
+
+static int st_view_opaque(const tcf_tensor *t, const char *md, st_view *v, st_out *o) {
+  const char *ms = tcf_tensor_find_meta(t, TCF_ST_SHAPE_META);
+  uint64_t nelem = 1, bits;
+  v->st = md ? st_dtype_by_name(md) : NULL;
+  if (v->st == NULL || v->st->dtype != 0)
+    return OUT_FAIL(o, TCODEC_E_UNSUPPORTED_DTYPE,
+                    "tensor '%s': " TCF_ST_DTYPE_META " '%s' is not a safetensors dtype "
+                    "without tcodec equivalent (F4, F6_E2M3, F6_E3M2, F8_E8M0, C64)",
+                    SHOW(t->name), SHOW(md ? md : "(missing)"));
+  if (t->dtype != TCODEC_U8 || t->ndim != 1 || t->shape[0] != t->size || t->nelem != t->size)
+    return OUT_FAIL(o, TCODEC_E_PAYLOAD,
+                    "tensor '%s': %s is carried as U8 bytes of shape [%" PRIu64
+                    "], the tensor is not",
+                    SHOW(t->name), v->st->name, t->size);
+  if (ms == NULL || st_shape_parse(ms, v->shape, &v->ndim) != 0)
+    return OUT_FAIL(o, TCODEC_E_PAYLOAD,
+                    "tensor '%s': " TCF_ST_SHAPE_META " '%s' is not a compact JSON array of "
+                    "at most %d unsigned integers",
+                    SHOW(t->name), SHOW(ms ? ms : "(missing)"), TCF_MAX_NDIM);
+  for (unsigned i = 0; i < v->ndim; i++)
+    if (st_mul(nelem, v->shape[i], &nelem) != 0) nelem = UINT64_MAX;
+  if (st_mul(nelem, v->st->bits, &bits) != 0 || bits % 8 != 0 || bits / 8 != t->size)
+    return OUT_FAIL(o, TCODEC_E_PAYLOAD,
+                    "tensor '%s': shape %s of %s does not fill its %" PRIu64 " bytes",
+                    SHOW(t->name), SHOW(ms), v->st->name, t->size);
+  return TCODEC_OK;
+}
+
+static int st_view_of(const tcf_tensor *t, st_view *v, st_out *o) {
+  const char *md = tcf_tensor_find_meta(t, TCF_ST_DTYPE_META);
+  if (md != NULL || tcf_tensor_find_meta(t, TCF_ST_SHAPE_META) != NULL)
+    return st_view_opaque(t, md, v, o);
+  v->st = st_dtype_by_id(t->dtype);
+  if (v->st == NULL)
+    return OUT_FAIL(o, TCODEC_E_UNSUPPORTED_DTYPE, "tensor '%s': dtype %d has no safetensors name",
+                    SHOW(t->name), t->dtype);
+  v->ndim = t->ndim <= TCF_MAX_NDIM ? t->ndim : 0;
+  memcpy(v->shape, t->shape, v->ndim * sizeof(uint64_t));
+  return TCODEC_OK;
+}
+
 /* A tensor the reference writer could have written: safetensors dtype, shape
  * and size consistent, a name that is not the reserved key. */
 static int st_check_out(const tcf_tensor *t, st_out *o) {
   uint64_t nelem = 1, bytes;
-  if (tcf_safetensors_dtype_name(t->dtype) == NULL)
-    return OUT_FAIL(o, TCODEC_E_UNSUPPORTED_DTYPE, "tensor '%s': dtype %d has no safetensors name",
-                    SHOW(t->name), t->dtype);
+  st_view v;
+  int rc = st_view_of(t, &v, o);
+  if (rc != 0) return rc;
   if (t->ndim > TCF_MAX_NDIM || !st_text_ok(t->name) || strcmp(t->name, "__metadata__") == 0)
     return OUT_FAIL(o, TCODEC_E_PAYLOAD, "tensor '%s': bad name or ndim", SHOW(t->name));
   for (unsigned i = 0; i < t->ndim; i++)
@@ -510,9 +622,16 @@ static int st_check_out(const tcf_tensor *t, st_out *o) {
   return TCODEC_OK;
 }
 
+/* Rank of a checked tensor's safetensors dtype in the reference enum. */
+static ptrdiff_t st_rank(const tcf_tensor *t) {
+  const char *md = tcf_tensor_find_meta(t, TCF_ST_DTYPE_META);
+  const st_dtype *d = md ? st_dtype_by_name(md) : st_dtype_by_id(t->dtype);
+  return d - st_dtypes;
+}
+
 static int st_cmp_canonical(const void *a, const void *b) {
   const tcf_tensor *x = *(const tcf_tensor *const *)a, *y = *(const tcf_tensor *const *)b;
-  ptrdiff_t rx = st_dtype_by_id(x->dtype) - st_dtypes, ry = st_dtype_by_id(y->dtype) - st_dtypes;
+  ptrdiff_t rx = st_rank(x), ry = st_rank(y);
   if (rx != ry) return rx > ry ? -1 : 1;
   return strcmp(x->name, y->name);
 }
@@ -548,14 +667,14 @@ static void st_put_meta(tcf_buf *b, const tcf_model *m) {
   tcf_buf_puts(b, "}");
 }
 
-static void st_put_tensor(tcf_buf *b, const tcf_tensor *t, uint64_t begin) {
+static void st_put_tensor(tcf_buf *b, const tcf_tensor *t, const st_view *v, uint64_t begin) {
   tcf_buf_put_json_string(b, t->name);
   tcf_buf_puts(b, ":{\"dtype\":\"");
-  tcf_buf_puts(b, tcf_safetensors_dtype_name(t->dtype));
+  tcf_buf_puts(b, v->st->name);
   tcf_buf_puts(b, "\",\"shape\":[");
-  for (unsigned i = 0; i < t->ndim; i++) {
+  for (unsigned i = 0; i < v->ndim; i++) {
     if (i) tcf_buf_puts(b, ",");
-    tcf_buf_put_u64(b, t->shape[i]);
+    tcf_buf_put_u64(b, v->shape[i]);
   }
   tcf_buf_puts(b, "],\"data_offsets\":[");
   tcf_buf_put_u64(b, begin);
@@ -574,9 +693,12 @@ static int st_canonical_header(const tcf_model *m, const tcf_tensor **sel, size_
   tcf_buf_puts(b, "{");
   st_put_meta(b, m);
   int rc = TCODEC_OK;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    st_view v;
+    rc = st_view_of(sel[i], &v, o); /* checked already: cannot fail */
+    if (rc != 0) break;
     if (i || m->meta_count) tcf_buf_puts(b, ",");
-    st_put_tensor(b, sel[i], off);
+    st_put_tensor(b, sel[i], &v, off);
     off += sel[i]->size; /* cannot wrap: the sizes describe bytes held in memory */
   }
   tcf_buf_puts(b, "}");

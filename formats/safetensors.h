@@ -6,18 +6,28 @@
  * Every size and offset in a file is a claim to check. A parse applies the
  * checks the reference implementation applies (header at most 100,000,000 bytes,
  * JSON object, offsets in order, in bounds, covering the data area with no hole
- * and no overlap, shape x dtype size == byte span, __metadata__ a map of strings)
- * and a few more (duplicate JSON keys, UTF-8, ndim <= TCF_MAX_NDIM, overflow).
+ * and no overlap, elements x dtype bits a whole number of bytes equal to the byte
+ * span, __metadata__ a map of strings) and a few more (duplicate JSON keys,
+ * UTF-8, ndim <= TCF_MAX_NDIM, overflow).
+ *
+ * Every dtype of the format is read (safetensors 0.6, tensor.rs Dtype and
+ * bitsize()). Those with a tcodec equivalent become that dtype. The others,
+ * F4 (4 bits), F6_E2M3 and F6_E3M2 (6 bits, packed), F8_E8M0 (8) and C64 (64,
+ * two F32), are carried losslessly as opaque bytes: the tensor is TCODEC_U8,
+ * ndim 1, shape [byte count], data the bytes as in the file, with tensor meta
+ * "safetensors.dtype" = the dtype name and "safetensors.shape" = the original
+ * shape as compact JSON ("[4,3]", "[]" for a scalar). A packed tensor whose
+ * bits do not fill whole bytes (F4 x 3) is refused, as the reference does.
  *
  * Errors: every function returns 0 or a TCODEC_E_* status and fills the
  * tcf_error (may be NULL) with the file, the byte offset and a one-line reason:
  *   TCODEC_E_TRUNCATED         the file ends before what its header describes;
  *                              offset = file size (covers offsets past the end)
  *   TCODEC_E_LIMIT             header, tensor count, ndim or file over a limit
- *   TCODEC_E_OVERFLOW          shape product or shape x dtype size overflows 64 bits
- *   TCODEC_E_UNSUPPORTED_DTYPE a dtype unknown, or known to safetensors but with
- *                              no tcodec equivalent (F4, F6_*, F8_E8M0, C64)
- *   TCODEC_E_PAYLOAD           any other violation of the format
+ *   TCODEC_E_OVERFLOW          shape product or shape x dtype bits overflows 64 bits
+ *   TCODEC_E_UNSUPPORTED_DTYPE a dtype name the format does not define ("Q7", "F7")
+ *   TCODEC_E_PAYLOAD           any other violation of the format (a packed tensor
+ *                              that ends inside a byte included)
  *   TCODEC_E_NOMEM, TCODEC_E_ARG, TCODEC_E_IO (a write callback failed)
  * Offsets: 8 + position in the JSON for header problems (the opening quote of
  * the tensor's key, or where jansson stopped for malformed JSON), the first
@@ -29,6 +39,7 @@
  *   "safetensors.header:<shard>"  the same for each shard of a sharded checkpoint
  *   "safetensors.index"           the index JSON, verbatim
  *   tensor meta "safetensors.shard" = shard file name (sharded only)
+ *   tensor meta "safetensors.dtype", "safetensors.shape": opaque dtypes (above)
  *   model meta                    the __metadata__ entries, in file order
  * The tensors are listed in the order of their data in the file; consumer_op is
  * empty and consumer_input -1 (safetensors does not know the consumers). */
@@ -44,12 +55,15 @@
 #define TCF_ST_SHARD_HEADER_PREFIX "safetensors.header:"
 #define TCF_ST_INDEX_SECTION "safetensors.index"
 #define TCF_ST_SHARD_META "safetensors.shard"
-#define TCF_ST_MAX_SHARD_NAME 200 /* bytes; keeps "safetensors.header:<name>" short */
+#define TCF_ST_DTYPE_META "safetensors.dtype" /* opaque tensors: the original dtype name */
+#define TCF_ST_SHAPE_META "safetensors.shape" /* opaque tensors: original shape, "[4,3]" */
+#define TCF_ST_MAX_SHARD_NAME 200             /* bytes; keeps "safetensors.header:<name>" short */
 
 /* ---- dtypes ---------------------------------------------------------------- */
 
 /** tcodec dtype of a safetensors dtype name ("F32", "BF16", "BOOL"...);
- *  TCODEC_DTYPE_INVALID for names without an equivalent. */
+ *  TCODEC_DTYPE_INVALID for names without an equivalent (unknown names, and
+ *  F4, F6_E2M3, F6_E3M2, F8_E8M0, C64, which parse as opaque U8 bytes). */
 int tcf_safetensors_dtype_from_name(const char *name);
 /** safetensors name of a tcodec dtype; NULL if none. Static storage. */
 const char *tcf_safetensors_dtype_name(int dtype);
@@ -67,13 +81,21 @@ int tcf_safetensors_parse(const uint8_t *src, size_t src_size, const char *file_
  *  With a "safetensors.header" section the header goes out verbatim and each
  *  tensor's bytes at the offsets it gives: the result is byte-identical to the
  *  parsed file when the tensor bytes are. Every tensor of the model must be in
- *  that header with the same dtype and shape, and no other (TCODEC_E_PAYLOAD).
+ *  that header with the same dtype and shape, and no other (TCODEC_E_PAYLOAD);
+ *  for an opaque dtype, the tensor must be U8 [byte span] with the header's
+ *  dtype and shape in its "safetensors.dtype"/"safetensors.shape" meta, and a
+ *  tensor with such meta must match an opaque entry.
  *  Without it (a model from another format, or merged shards) the header is
  *  built as the reference writer builds it: compact JSON, "__metadata__" first
  *  (the model meta, in model order; omitted when empty), then the tensors sorted
- *  by dtype from widest to narrowest and by name (bytewise), data in that order
- *  so each tensor is aligned to its element size, padded with spaces to a
- *  multiple of 8 bytes. */
+ *  by dtype in descending order of the reference's Dtype enum (U64, I64, F64,
+ *  C64, F32, ... U8, F6_E3M2, F6_E2M3, F4, BOOL: widest first except that BOOL
+ *  comes last) and by name (bytewise), data in that order so each tensor is
+ *  aligned to its element size, padded with spaces to a multiple of 8 bytes.
+ *  A tensor with "safetensors.dtype"/"safetensors.shape" meta goes out with
+ *  that dtype and shape: the dtype must be one of the five opaque ones
+ *  (TCODEC_E_UNSUPPORTED_DTYPE otherwise), the tensor U8 [bytes] and the shape
+ *  compact JSON whose elements x bits are exactly its bytes (TCODEC_E_PAYLOAD). */
 int tcf_safetensors_write(const tcf_model *m, tcodec_write_fn fn, void *user, tcf_error *err);
 
 /* ---- sharded checkpoints ----------------------------------------------------

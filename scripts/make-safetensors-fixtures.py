@@ -10,7 +10,8 @@ nothing from the safetensors package and nothing from libtcodec. The format:
                "data_offsets": [BEGIN, END]}, ...}
     rest      the byte buffer; offsets are relative to its start, tensors
               cover it exactly (no hole, no overlap), END - BEGIN equals
-              prod(shape) * size(D), little-endian, C order.
+              prod(shape) * bits(D) / 8, which must be whole bytes (F4 and
+              F6_* elements are packed), little-endian, C order.
 
 Sharded checkpoints: model.safetensors.index.json = {"metadata": {...},
 "weight_map": {tensor: shard file}} next to the shards.
@@ -28,9 +29,12 @@ import sys
 
 import numpy as np
 
-# Element sizes of the safetensors dtypes.
+# Element sizes of the safetensors dtypes with a libtcodec equivalent.
 SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
          "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8}
+# Element sizes in bits of the others (safetensors 0.6 Dtype::bitsize), which
+# libtcodec carries as opaque bytes.
+OPAQUE_BITS = {"F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "F8_E8M0": 8, "C64": 64}
 # Order of the reference writer: dtypes from widest (U64) down, then names.
 RANK = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
         "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
@@ -46,6 +50,13 @@ def tensor(dtype, shape):
     """Raw little-endian bytes of a tensor of the given safetensors dtype."""
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     i = np.arange(n, dtype=np.int64)
+    if dtype == "C64":  # complex64: float32 real, float32 imaginary
+        return (values(n) + 1j * values(n, -0.5)).astype("<c8").tobytes()
+    if dtype in OPAQUE_BITS:  # packed codes: any bit pattern, whole bytes only
+        nbits = n * OPAQUE_BITS[dtype]
+        assert nbits % 8 == 0, "%s x %d does not fill whole bytes" % (dtype, n)
+        k = np.arange(nbits // 8, dtype=np.int64)
+        return ((k * 53 + 17 + OPAQUE_BITS[dtype]) % 256).astype("<u1").tobytes()
     if dtype == "BOOL":
         return (i % 3 == 0).astype(np.bool_).tobytes()
     if dtype in ("F8_E4M3", "F8_E5M2"):  # every bit pattern, NaNs included
@@ -131,6 +142,15 @@ def valid_files():
                              ("a", "F16", (2,)), ("ids", "I64", (3,)), ("mask", "BOOL", (5,)),
                              ("z", "U8", (0,)), ("s", "F64", ())])
     out["canonical.safetensors"] = build(canon, metadata={"format": "pt", "k\u00e9y": "v\n"})
+    # The dtypes without a libtcodec equivalent, in the reference layout (BOOL
+    # ranks below F4 in the reference's Dtype enum, so it goes last): F4 x 6 and
+    # F6_E2M3 x 4 are 24 bits, F6_E3M2 x 8 48 bits, an empty F4, a C64 scalar.
+    opaque = reference_order([("q.f4", "F4", (2, 3)), ("q.f6_e2m3", "F6_E2M3", (4,)),
+                              ("q.f6_e3m2", "F6_E3M2", (2, 4)), ("q.scales", "F8_E8M0", (5,)),
+                              ("z.c64", "C64", (3,)), ("c.scalar", "C64", ()),
+                              ("e.f4", "F4", (0,)), ("mask", "BOOL", (3,)), ("u", "U8", (2,)),
+                              ("w", "F32", (2,))])
+    out["opaque_dtypes.safetensors"] = build(opaque, metadata={"format": "mx"})
     return out
 
 
@@ -221,9 +241,17 @@ def hostile_files():
     add("huge_bytes.safetensors", raw, "OVERFLOW", off, "2^62 elements x 4 bytes")
     raw, off = keyed([a, ("b", "Q7", (3,), 16, 22)], "b")
     add("unknown_dtype.safetensors", raw, "UNSUPPORTED_DTYPE", off, "dtype Q7")
-    raw, off = keyed([a, ("b", "F8_E8M0", (6,), 16, 22)], "b")
-    add("dtype_without_equivalent.safetensors", raw, "UNSUPPORTED_DTYPE", off,
-        "F8_E8M0 is safetensors but not tcodec")
+    raw, off = keyed([a, ("b", "F7", (6,), 16, 22)], "b")
+    add("unknown_dtype_f7.safetensors", raw, "UNSUPPORTED_DTYPE", off,
+        "dtype F7 (no such safetensors dtype)")
+    raw, _ = keyed([a, ("b", "F4", (3,), 16, 18)], "b", data=data[:18])
+    js_len = struct.unpack("<Q", raw[:8])[0]
+    add("f4_odd_elements.safetensors", raw, "PAYLOAD", at_data(js_len, 16),
+        "3 x F4 = 12 bits, not whole bytes")
+    raw, _ = keyed([a, ("b", "F4", (4,), 16, 19)], "b", data=data[:19])
+    js_len = struct.unpack("<Q", raw[:8])[0]
+    add("f4_span_mismatch.safetensors", raw, "PAYLOAD", at_data(js_len, 16),
+        "4 x F4 = 2 bytes, span 3")
     raw, off = keyed([a, b], "n", metadata={"format": "pt", "n": 3})
     add("metadata_not_string.safetensors", raw, "PAYLOAD", off, "__metadata__ value 3")
     add("trailing_bytes.safetensors", good + b"\0\0\0\0", "PAYLOAD",

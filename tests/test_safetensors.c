@@ -18,8 +18,9 @@
 #define FIXTURES "tests/fixtures/safetensors/"
 
 static const char *const valid_files[] = {
-    "all_dtypes.safetensors", "metadata.safetensors",     "empty_and_scalar.safetensors",
-    "no_tensors.safetensors", "python_style.safetensors", "canonical.safetensors",
+    "all_dtypes.safetensors",    "metadata.safetensors",     "empty_and_scalar.safetensors",
+    "no_tensors.safetensors",    "python_style.safetensors", "canonical.safetensors",
+    "opaque_dtypes.safetensors",
 };
 #define NVALID (sizeof(valid_files) / sizeof(valid_files[0]))
 
@@ -74,6 +75,12 @@ static void expect_same_tensors(const tcf_model *a, const tcf_model *b) {
     cr_assert(x->dtype == y->dtype && x->ndim == y->ndim && x->size == y->size, "%s", x->name);
     cr_assert_arr_eq(x->shape, y->shape, x->ndim * sizeof(uint64_t));
     if (x->size) tu_assert_mem_eq(y->data, x->data, (size_t)x->size, "tensor %s", x->name);
+    static const char *const keys[] = {TCF_ST_DTYPE_META, TCF_ST_SHAPE_META};
+    for (size_t k = 0; k < 2; k++) {
+      const char *mx = tcf_tensor_find_meta(x, keys[k]), *my = tcf_tensor_find_meta(y, keys[k]);
+      cr_assert((mx == NULL) == (my == NULL), "%s: %s kept", x->name, keys[k]);
+      if (mx) cr_assert_str_eq(mx, my, "%s: %s", x->name, keys[k]);
+    }
   }
 }
 
@@ -173,6 +180,103 @@ Test(safetensors_roundtrip, no_tensors_byte_identical) {
 }
 Test(safetensors_roundtrip, python_spacing_key_order_and_padding_kept) {
   expect_roundtrip("python_style.safetensors");
+}
+Test(safetensors_roundtrip, opaque_dtypes_byte_identical) {
+  expect_roundtrip("opaque_dtypes.safetensors");
+}
+
+/* ---- dtypes without a tcodec equivalent: opaque bytes ----------------------------- */
+
+/* opaque_dtypes.safetensors in data order (the reference layout), with the
+ * bytes each tensor's shape x bits gives. */
+static const struct {
+  const char *name, *dtype, *shape;
+  uint64_t bytes;
+} opaque_want[] = {
+    {"c.scalar", "C64", "[]", 8},
+    {"z.c64", "C64", "[3]", 24},
+    {"w", NULL, NULL, 8},
+    {"q.scales", "F8_E8M0", "[5]", 5},
+    {"u", NULL, NULL, 2},
+    {"q.f6_e3m2", "F6_E3M2", "[2,4]", 6},
+    {"q.f6_e2m3", "F6_E2M3", "[4]", 3},
+    {"e.f4", "F4", "[0]", 0},
+    {"q.f4", "F4", "[2,3]", 3},
+    {"mask", NULL, NULL, 3},
+};
+#define NOPAQUE (sizeof(opaque_want) / sizeof(opaque_want[0]))
+
+Test(safetensors_opaque, parsed_as_u8_bytes_with_dtype_and_shape_meta) {
+  size_t n;
+  uint8_t *src = fx_valid("opaque_dtypes.safetensors", &n);
+  tcf_model m;
+  parse_ok(src, n, "opaque_dtypes", &m);
+  cr_assert_eq(m.ntensors, NOPAQUE);
+  for (size_t i = 0; i < NOPAQUE; i++) {
+    const tcf_tensor *t = &m.tensors[i];
+    cr_assert_str_eq(t->name, opaque_want[i].name);
+    cr_assert_eq(t->size, opaque_want[i].bytes, "%s", t->name);
+    cr_assert(t->data >= src && t->data + t->size <= src + n, "data borrowed from src");
+    const char *md = tcf_tensor_find_meta(t, TCF_ST_DTYPE_META);
+    const char *ms = tcf_tensor_find_meta(t, TCF_ST_SHAPE_META);
+    if (opaque_want[i].dtype == NULL) {
+      cr_assert(md == NULL && ms == NULL && t->dtype != TCODEC_DTYPE_INVALID, "%s", t->name);
+      continue;
+    }
+    cr_assert_eq(t->dtype, TCODEC_U8, "%s", t->name);
+    cr_assert(t->ndim == 1 && t->shape[0] == t->size && t->nelem == t->size, "%s", t->name);
+    cr_assert_eq(t->meta_count, 2, "%s", t->name);
+    cr_assert_str_eq(md, opaque_want[i].dtype);
+    cr_assert_str_eq(ms, opaque_want[i].shape);
+  }
+  cr_assert_str_eq(m.tensors[2].name, "w");
+  cr_assert_eq(m.tensors[2].dtype, TCODEC_F32);
+  cr_assert_eq(m.tensors[9].dtype, TCODEC_BOOL);
+  tcf_model_free(&m);
+  free(src);
+}
+
+/* The fixture is in the reference layout: rebuilt from dtype/shape meta alone. */
+Test(safetensors_opaque, reference_layout_rebuilt_from_meta) {
+  size_t n;
+  uint8_t *src = fx_valid("opaque_dtypes.safetensors", &n);
+  tcf_model m;
+  parse_ok(src, n, "opaque_dtypes", &m);
+  tcf_model bare = without_sections(&m);
+  tu_buf out = {0};
+  write_ok(&bare, &out);
+  cr_assert_eq(out.size, n);
+  tu_assert_mem_eq(out.data, src, n, "reference layout with opaque dtypes");
+  tu_buf_free(&out);
+  tcf_model_free(&m);
+  free(src);
+}
+
+Test(safetensors_opaque, every_opaque_dtype_name_round_trips) {
+  static const char *const names[] = {"F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", "C64"};
+  static const uint8_t bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  static const char *const shapes[] = {"[2,4,2]", "[4,2,1]", "[1,8,1,1]", "[8]", "[1]"};
+  static const uint64_t sizes[] = {8, 6, 6, 8, 8}; /* 16 x 4, 8 x 6, 8 x 6, 8 x 8, 1 x 64 bits */
+  for (size_t i = 0; i < 5; i++) {
+    tcf_model m, back;
+    memset(&m, 0, sizeof(m));
+    m.tensors = calloc(1, sizeof(tcf_tensor));
+    m.ntensors = 1;
+    tcf_tensor *t = &m.tensors[0];
+    t->name = tcf_strdup("x");
+    t->dtype = TCODEC_U8, t->ndim = 1, t->shape[0] = t->nelem = t->size = sizes[i];
+    t->data = bytes;
+    cr_assert_eq(tcf_tensor_add_meta(t, TCF_ST_DTYPE_META, names[i]), 0);
+    cr_assert_eq(tcf_tensor_add_meta(t, TCF_ST_SHAPE_META, shapes[i]), 0);
+    tu_buf out = {0};
+    write_ok(&m, &out);
+    parse_ok(out.data, out.size, names[i], &back);
+    expect_same_tensors(&m, &back);
+    cr_assert_eq(tcf_safetensors_dtype_from_name(names[i]), TCODEC_DTYPE_INVALID, "%s", names[i]);
+    tu_buf_free(&out);
+    tcf_model_free(&back);
+    tcf_model_free(&m);
+  }
 }
 
 Test(safetensors_parse, every_dtype_maps_to_tcodec) {
@@ -341,6 +445,86 @@ Test(safetensors_write, unknown_dtype_and_duplicate_names_refused_without_header
   m.tensors[1].name[0] = 'x';
   m.tensors[1].dtype = 99;
   expect_write_error(&bare, TCODEC_E_UNSUPPORTED_DTYPE, "no safetensors name");
+  tcf_model_free(&m);
+  free(src);
+}
+
+/* A U8 tensor whose "safetensors.dtype"/"safetensors.shape" meta is wrong. */
+static void expect_opaque_refused(tcf_model *bare, const char *dtype, const char *shape, int code,
+                                  const char *needle) {
+  tcf_tensor *t = &bare->tensors[0];
+  for (size_t i = 0; i < t->meta_count; i++) {
+    const char *v = strcmp(t->meta_keys[i], TCF_ST_DTYPE_META) == 0 ? dtype : shape;
+    free(t->meta_values[i]);
+    t->meta_values[i] = tcf_strdup(v);
+  }
+  expect_write_error(bare, code, needle);
+}
+
+Test(safetensors_write, malformed_opaque_meta_refused) {
+  static const uint8_t bytes[3] = {1, 2, 3};
+  tcf_model m;
+  memset(&m, 0, sizeof(m));
+  m.tensors = calloc(1, sizeof(tcf_tensor));
+  m.ntensors = 1;
+  tcf_tensor *t = &m.tensors[0];
+  t->name = tcf_strdup("q");
+  t->dtype = TCODEC_U8, t->ndim = 1, t->shape[0] = t->nelem = t->size = 3, t->data = bytes;
+  cr_assert_eq(tcf_tensor_add_meta(t, TCF_ST_DTYPE_META, "F4"), 0);
+  cr_assert_eq(tcf_tensor_add_meta(t, TCF_ST_SHAPE_META, "[2,3]"), 0);
+  tu_buf out = {0};
+  write_ok(&m, &out); /* the good one */
+  tu_buf_free(&out);
+  expect_opaque_refused(&m, "F7", "[2,3]", TCODEC_E_UNSUPPORTED_DTYPE, "'F7'");
+  expect_opaque_refused(&m, "F32", "[2,3]", TCODEC_E_UNSUPPORTED_DTYPE, "'F32'");
+  expect_opaque_refused(&m, "", "[2,3]", TCODEC_E_UNSUPPORTED_DTYPE, "is not a safetensors dtype");
+  expect_opaque_refused(&m, "F4", "[2, 3]", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[2,03]", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[2,3", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[2,]", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[-2,3]", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[18446744073709551616]", TCODEC_E_PAYLOAD, "compact JSON");
+  expect_opaque_refused(&m, "F4", "[3]", TCODEC_E_PAYLOAD, "does not fill");
+  expect_opaque_refused(&m, "F4", "[4,2]", TCODEC_E_PAYLOAD, "does not fill");
+  expect_opaque_refused(&m, "F4", "[4611686018427387904,2]", TCODEC_E_PAYLOAD, "does not fill");
+  expect_opaque_refused(&m, "F6_E2M3", "[4]", 0, "");
+  expect_opaque_refused(&m, "F8_E8M0", "[3]", 0, "");
+  t->dtype = TCODEC_I8;
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "carried as U8");
+  t->dtype = TCODEC_U8;
+  t->shape[0] = 1, t->shape[1] = 3, t->ndim = 2;
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "carried as U8");
+  t->shape[0] = 3, t->ndim = 1;
+  /* a shape without a dtype is no safetensors tensor either */
+  free(t->meta_keys[0]);
+  t->meta_keys[0] = tcf_strdup("other");
+  expect_write_error(&m, TCODEC_E_UNSUPPORTED_DTYPE, "(missing)");
+  tcf_model_free(&m);
+}
+
+Test(safetensors_write, opaque_tensor_changed_from_header_is_refused) {
+  size_t n;
+  uint8_t *src = fx_valid("opaque_dtypes.safetensors", &n);
+  tcf_model m;
+  parse_ok(src, n, "opaque_dtypes", &m);
+  tcf_tensor *t = &m.tensors[8]; /* q.f4, F4 [2,3] */
+  cr_assert_str_eq(t->name, "q.f4");
+  char **dt = &t->meta_values[0], **sh = &t->meta_values[1];
+  free(*dt), *dt = tcf_strdup("F6_E2M3"); /* [2,3] x 6 bits is not 3 bytes */
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "differs in dtype");
+  free(*sh), *sh = tcf_strdup("[4]"); /* the right size, but not the header's */
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "differs in dtype");
+  free(*dt), *dt = tcf_strdup("F4");
+  free(*sh), *sh = tcf_strdup("[3,2]");
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "differs in dtype, shape");
+  free(*sh), *sh = tcf_strdup("[2,3]");
+  tu_buf out = {0};
+  write_ok(&m, &out);
+  cr_assert_eq(out.size, n);
+  tu_buf_free(&out);
+  /* opaque meta on a tensor the header lists as a native dtype */
+  cr_assert_eq(tcf_tensor_add_meta(&m.tensors[4], TCF_ST_DTYPE_META, "F8_E8M0"), 0);
+  expect_write_error(&m, TCODEC_E_PAYLOAD, "differs in dtype");
   tcf_model_free(&m);
   free(src);
 }
@@ -588,8 +772,12 @@ HOSTILE(shape_times_dtype_not_span, "shape_mismatch.safetensors", PAYLOAD, 136, 
 HOSTILE(huge_dims_overflow, "huge_dims.safetensors", OVERFLOW, 65, "element count overflows")
 HOSTILE(huge_byte_size_overflow, "huge_bytes.safetensors", OVERFLOW, 65, "byte size overflows")
 HOSTILE(unknown_dtype, "unknown_dtype.safetensors", UNSUPPORTED_DTYPE, 65, "unknown dtype 'Q7'")
-HOSTILE(dtype_without_tcodec_equivalent, "dtype_without_equivalent.safetensors", UNSUPPORTED_DTYPE,
-        65, "F8_E8M0")
+HOSTILE(unknown_dtype_f7, "unknown_dtype_f7.safetensors", UNSUPPORTED_DTYPE, 65,
+        "unknown dtype 'F7'")
+HOSTILE(f4_odd_element_count, "f4_odd_elements.safetensors", PAYLOAD, 136,
+        "3 elements of F4 are 12 bits, not a whole number of bytes")
+HOSTILE(f4_span_mismatch, "f4_span_mismatch.safetensors", PAYLOAD, 136,
+        "4 elements of F4 need 2 bytes but data_offsets span 3")
 HOSTILE(metadata_value_not_string, "metadata_not_string.safetensors", PAYLOAD, 39, "'n'")
 HOSTILE(bytes_after_last_tensor, "trailing_bytes.safetensors", PAYLOAD, 142, "after the last")
 HOSTILE(negative_offset, "negative_offset.safetensors", PAYLOAD, 65, "unsigned integers")
