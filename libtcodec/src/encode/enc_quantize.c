@@ -11,6 +11,11 @@ typedef struct tc_qrow {
 
 static const tc_qrow tc_quantizers[] = {
     {TCODEC_Q_TWN, "twn", tc_quant_twn},
+    {TCODEC_Q_KBIT, "kbit", tc_quant_kbit},
+    {TCODEC_Q_HYBRID, "hybrid", tc_quant_hybrid},
+    {TCODEC_Q_EC2T, "ec2t", tc_quant_ec2t},
+    {TCODEC_Q_BINARY, "binary", tc_quant_binary},
+    {TCODEC_Q_ADAPTIVE_BT, "adaptive-bt", tc_quant_adaptive_bt},
 };
 
 int tc_quantize_f32(tc_mem *m, int dtype, unsigned ndim, const uint64_t *shape, uint64_t nelem,

@@ -22,35 +22,6 @@ typedef struct twn_acc {
 /* Elements in index order come in runs of consecutive ones sharing a unit (`inner`
  * long; one run for tensor granularity). Walking runs needs no division and lets
  * the passes keep their sums in registers. */
-typedef struct unit_it {
-  uint64_t u, left, inner, wrap; /* current unit, elements left in its run */
-} unit_it;
-
-static void unit_it_init(unit_it *it, unsigned ndim, const uint64_t *shape, const tc_params *p) {
-  it->inner = UINT64_MAX; /* tensor: a single run */
-  it->wrap = UINT64_MAX;
-  if (p->gran == TCODEC_GRAN_CHANNEL) {
-    it->inner = tc_inner(ndim, shape, p->axis);
-    it->wrap = shape[p->axis];
-  } else if (p->gran == TCODEC_GRAN_GROUP) {
-    it->inner = p->group;
-  }
-  it->u = 0;
-  it->left = it->inner;
-}
-
-/* End of the run that starts at element i. */
-static inline uint64_t unit_it_end(const unit_it *it, uint64_t i, uint64_t n) {
-  return it->left < n - i ? i + it->left : n;
-}
-
-static inline void unit_it_skip(unit_it *it, uint64_t len) {
-  it->left -= len;
-  if (it->left != 0) return;
-  it->left = it->inner;
-  if (++it->u == it->wrap) it->u = 0;
-}
-
 typedef struct twn {
   unsigned ndim;
   const uint64_t *shape;
@@ -66,11 +37,11 @@ typedef struct twn {
 
 /* Pass 1: reject NaN/Inf, sum |w| per unit, then delta. */
 static int twn_delta(twn *t, double threshold) {
-  unit_it it;
-  unit_it_init(&it, t->ndim, t->shape, &t->p);
+  tc_unit_it it;
+  tc_unit_it_init(&it, t->ndim, t->shape, &t->p);
   for (uint64_t i = 0, end; i < t->n; i = end) {
     double sum = 0.0;
-    end = unit_it_end(&it, i, t->n);
+    end = tc_unit_it_end(&it, i, t->n);
     for (uint64_t j = i; j < end; j++) {
       float w = t->src[j];
       if (!isfinite(w))
@@ -80,7 +51,7 @@ static int twn_delta(twn *t, double threshold) {
     }
     t->acc[it.u].abs_sum += sum;
     t->acc[it.u].count += end - i;
-    unit_it_skip(&it, end - i);
+    tc_unit_it_skip(&it, end - i);
   }
   for (uint64_t u = 0; u < t->p.units; u++) {
     twn_acc *a = &t->acc[u];
@@ -109,12 +80,12 @@ static void twn_assign_run(twn_acc *a, const float *src, int8_t *sym, uint64_t l
 }
 
 static void twn_assign(twn *t) {
-  unit_it it;
-  unit_it_init(&it, t->ndim, t->shape, &t->p);
+  tc_unit_it it;
+  tc_unit_it_init(&it, t->ndim, t->shape, &t->p);
   for (uint64_t i = 0, end; i < t->n; i = end) {
-    end = unit_it_end(&it, i, t->n);
+    end = tc_unit_it_end(&it, i, t->n);
     twn_assign_run(&t->acc[it.u], t->src + i, t->sym + i, end - i);
-    unit_it_skip(&it, end - i);
+    tc_unit_it_skip(&it, end - i);
   }
 }
 
