@@ -504,12 +504,149 @@ Test(tools, policy_errors) {
                "does not apply to method \"lossless\"");
   policy_error("{\"version\": 1, \"rules\": [{\"method\": \"twn\"}, {\"method\": \"twn\", \"granularity\": \"row\"}]}",
                "\"granularity\"", "rules[1].granularity: \"row\" is not one of");
-  policy_error("{\"version\": 1, \"default\": {\"method\": \"ec2t\", \"lambda\": 1}}", "\"method\"",
-               "reserved for a later version");
+  policy_error("{\"version\": 1, \"default\": {\"method\": \"ec3t\", \"lambda\": 1}}", "\"method\"",
+               "default.method: \"ec3t\" is not one of");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"kbit\", \"bits\": 9}]}", "\"bits\"",
+               "rules[0].bits: 9 is out of range [2, 8]");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"ec2t\", \"lambda\": -1}]}", "\"lambda\"",
+               "rules[0].lambda: -1 is out of range");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"twn\", \"bits_by_depth\": {\"first\": 8, \"last\": 2}}]}",
+               "\"bits_by_depth\"", "rules[0].bits_by_depth: does not apply to method \"twn\"");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"kbit\", \"bits_by_depth\": {\"first\": 8, \"last\": 1}}]}",
+               "\"last\"", "rules[0].bits_by_depth.last: 1 is out of range [2, 8]");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"hybrid\", \"full_dtype\": \"bf16\"}]}", "\"full_dtype\"",
+               "rules[0].full_dtype: \"bf16\" is not one of \"f16\", \"f32\"");
+  policy_error("{\"version\": 1, \"rules\": [{\"method\": \"binary\", \"threshold\": 0.5}]}", "\"threshold\"",
+               "does not apply to method \"binary\"");
   policy_error("{\"version\": 1, \"version\": 1}", "\": 1}", "not valid JSON: duplicate");
   policy_error("{\"version\": 2}", "\"version\"", "reads policy version 1");
   policy_error("{\"rules\": []}", "{", "\"version\" is missing");
   cr_assert_eq(sh("$B/tcpack --policy p.json --quantize twn m.safetensors"), 2);
+}
+
+/* Every method through a policy file and through the command line: exit 0, every
+ * quantized tensor decodes, and the JSON report names the method and its parameters. */
+static void check_method_report(const char *method, const char *param, const char *encodings) {
+  json_t *j = json_load_file(P("r.json"), 0, NULL);
+  cr_assert_not_null(j, "%s: no JSON report", method);
+  json_t *ts = json_object_get(j, "tensors");
+  size_t quantized = 0;
+  for (size_t i = 0; i < json_array_size(ts); i++) {
+    json_t *t = json_array_get(ts, i);
+    if (!json_is_true(json_object_get(t, "quantized"))) continue;
+    quantized++;
+    cr_assert_str_eq(json_string_value(json_object_get(t, "method")), method);
+    json_t *par = json_object_get(t, "params");
+    cr_assert(json_is_object(par), "%s", method);
+    if (param != NULL) cr_assert_not_null(json_object_get(par, param), "%s: no %s", method, param);
+    const char *enc = json_string_value(json_object_get(t, "encoding"));
+    cr_assert(enc != NULL && strstr(encodings, enc) != NULL, "%s: encoding %s", method, enc ? enc : "?");
+    cr_assert_str_eq(json_string_value(json_object_get(t, "state")), "changed", "%s", method);
+    if (strcmp(method, "hybrid") == 0) {
+      cr_assert(json_is_integer(json_object_get(par, "ternary_filters")));
+      cr_assert_eq(json_integer_value(json_object_get(par, "filters")),
+                   json_integer_value(json_array_get(json_object_get(t, "shape"), 0)));
+    }
+  }
+  cr_assert_eq(quantized, 2, "%s: %zu quantized", method, quantized); /* layer.w, head.v (f32, 2-D) */
+  json_decref(j);
+}
+
+Test(tools, every_method) {
+  static const struct {
+    const char *method, *json_params, *cli, *param, *encodings;
+  } ms[] = {
+      {"twn", "\"threshold\": 0.6", "--quantize twn --threshold 0.6", "threshold", "ternary"},
+      {"ec2t", "\"lambda\": 0.2, \"max_iter\": 10", "--quantize ec2t --lambda 0.2 --max-iter 10", "lambda", "ternary"},
+      {"binary", "\"symmetric\": false", "--quantize binary --asymmetric", "symmetric", "binary"},
+      {"kbit", "\"bits\": 3, \"sparsity\": 0.25, \"zero_point\": true",
+       "--quantize kbit --bits 3 --sparsity 0.25 --zero-point", "bits", "kbit"},
+      {"hybrid", "\"full_dtype\": \"f32\", \"ternary_fraction\": 0.5",
+       "--quantize hybrid --full-dtype f32 --ternary-fraction 0.5", "ternary_fraction", "hybrid"},
+      {"hybrid", "\"error_budget\": 0.6", "--quantize hybrid --error-budget 0.6", "error_budget", "hybrid"},
+      {"adaptive_bt", "\"size_weight\": 0.5", "--quantize adaptive --size-weight 0.5", "size_weight",
+       "binary ternary"},
+  };
+  write_model("m.safetensors", 13);
+  for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+    char pol[512];
+    snprintf(pol, sizeof(pol), "{\"version\": 1, \"rules\": [{\"match\": {\"dtype\": \"f32\"}, \"method\": \"%s\", %s}]}",
+             ms[i].method, ms[i].json_params);
+    put_file("p.json", pol, strlen(pol));
+    cr_assert_eq(sh("$B/tcpack -q -f --policy p.json --json r.json m.safetensors"), 0, "%s: %s", pol,
+                 slurp("err.txt", NULL));
+    check_method_report(ms[i].method, ms[i].param, ms[i].encodings);
+    cr_assert_eq(sh("$B/tcunpack --test m.safetensors.tc && $B/tcunpack -f -o back.safetensors m.safetensors.tc"), 0,
+                 "%s: %s", ms[i].method, slurp("err.txt", NULL));
+    cr_assert_eq(sh("$B/tcpack -q -f %s --include 'layer.w' --include 'head.v' --json r.json m.safetensors",
+                    ms[i].cli), 0, "%s: %s", ms[i].cli, slurp("err.txt", NULL));
+    check_method_report(ms[i].method, ms[i].param, ms[i].encodings);
+    cr_assert_eq(sh("$B/tcunpack --test m.safetensors.tc && $B/tcunpack -f -o back.safetensors m.safetensors.tc"), 0,
+                 "%s: %s", ms[i].cli, slurp("err.txt", NULL));
+  }
+  /* impossible combinations fall back to lossless with a note, the run succeeds */
+  cr_assert_eq(sh("$B/tcpack -q -f --quantize kbit --asymmetric --json r.json m.safetensors"), 0, "%s",
+               slurp("err.txt", NULL));
+  cr_assert(contains("r.json", "k-bit is symmetric only"));
+  cr_assert_eq(sh("$B/tcpack -q -f --quantize hybrid --axis 1 --json r.json m.safetensors"), 0, "%s",
+               slurp("err.txt", NULL));
+  cr_assert(contains("r.json", "hybrid filters lie along axis 0"));
+  /* CLI errors: a parameter of another method, out of range, unknown method */
+  cr_assert_eq(sh("$B/tcpack -f --quantize twn --lambda 1 m.safetensors"), 2);
+  cr_assert(contains("err.txt", "--lambda does not apply to --quantize twn"), "%s", slurp("err.txt", NULL));
+  cr_assert_eq(sh("$B/tcpack -f --quantize kbit --bits 9 m.safetensors"), 2);
+  cr_assert_eq(sh("$B/tcpack -f --quantize ec2t --lambda -1 m.safetensors"), 2);
+  cr_assert_eq(sh("$B/tcpack -f --quantize ternary m.safetensors"), 2);
+  cr_assert_eq(sh("$B/tcpack -f --quantize twn --bits-by-depth 8:2 m.safetensors"), 2);
+  cr_assert_eq(sh("$B/tcpack -f --quantize kbit --bits-by-depth 9:2 m.safetensors"), 2);
+}
+
+/* bits_by_depth 8 -> 2 over 5 matched tensors, in model order. */
+Test(tools, bits_by_depth) {
+  static float w[5][32 * 40];
+  static float small[8];
+  tu_rng r;
+  tu_rng_seed(&r, 14);
+  for (size_t i = 0; i < 5; i++)
+    for (size_t k = 0; k < 32 * 40; k++) w[i][k] = (float)(0.1 * tu_rng_normal(&r));
+  /* names out of alphabetical order, and an unmatched tensor between them */
+  st_tensor t[] = {{"z.first", "F32", 2, {32, 40}, w[0], sizeof(w[0])},
+                   {"b.second", "F32", 2, {32, 40}, w[1], sizeof(w[1])},
+                   {"tiny", "F32", 1, {8}, small, sizeof(small)},
+                   {"y.third", "F32", 2, {32, 40}, w[2], sizeof(w[2])},
+                   {"a.fourth", "F32", 2, {32, 40}, w[3], sizeof(w[3])},
+                   {"m.fifth", "F32", 2, {32, 40}, w[4], sizeof(w[4])}};
+  tu_buf b = st_build(t, 6, NULL);
+  put_file("d.safetensors", b.data, b.size);
+  tu_buf_free(&b);
+  const char *pol = "{\"version\": 1, \"rules\": [{\"method\": \"kbit\", \"bits_by_depth\": {\"first\": 8, \"last\": 2}}]}";
+  put_file("p.json", pol, strlen(pol));
+  for (int pass = 0; pass < 2; pass++) {
+    cr_assert_eq(sh(pass == 0 ? "$B/tcpack -q -f --policy p.json --json r.json d.safetensors"
+                              : "$B/tcpack -q -f --quantize kbit --bits-by-depth 8:2 --json r.json d.safetensors"),
+                 0, "%s", slurp("err.txt", NULL));
+    json_t *j = json_load_file(P("r.json"), 0, NULL);
+    cr_assert_not_null(j);
+    json_t *ts = json_object_get(j, "tensors");
+    size_t m = 0;
+    for (size_t i = 0; i < json_array_size(ts); i++) {
+      json_t *row = json_array_get(ts, i), *par = json_object_get(row, "params");
+      if (!json_is_true(json_object_get(row, "quantized"))) {
+        cr_assert_str_eq(json_string_value(json_object_get(row, "name")), "tiny");
+        continue;
+      }
+      long want = (long)(8.0 + (2.0 - 8.0) * (double)m / 4.0 + 0.5); /* round(); all >= 2 */
+      cr_assert_eq(json_integer_value(json_object_get(par, "bits")), want, "tensor %zu", i);
+      cr_assert_eq(json_integer_value(json_object_get(json_object_get(par, "depth"), "index")), (json_int_t)m);
+      cr_assert_eq(json_integer_value(json_object_get(json_object_get(par, "depth"), "count")), 5);
+      cr_assert_str_eq(json_string_value(json_object_get(row, "encoding")), "kbit");
+      m++;
+    }
+    cr_assert_eq(m, 5);
+    json_decref(j);
+    cr_assert_eq(sh("$B/tcunpack --list d.safetensors.tc"), 0);
+    cr_assert_eq(sh("$B/tcunpack --test d.safetensors.tc"), 0, "%s", slurp("err.txt", NULL));
+  }
 }
 
 /* ---- the rest of the interface ------------------------------------------------------------------- */

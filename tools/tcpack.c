@@ -30,7 +30,9 @@
 enum {
   O_OUTPUT = 1, O_STDOUT, O_FORCE, O_KEEP, O_QUIET, O_VERBOSE, O_HELP, O_VERSION, O_FORMAT,
   O_LEVEL, O_FAST, O_QUANTIZE, O_THRESHOLD, O_GRAN, O_GROUP, O_AXIS, O_ASYM, O_SCALE, O_INCLUDE,
-  O_EXCLUDE, O_OPS, O_MIN_ELEM, O_POLICY, O_MAX_REL, O_MIN_SQNR, O_JSON, O_NO_ZREF
+  O_EXCLUDE, O_OPS, O_MIN_ELEM, O_POLICY, O_MAX_REL, O_MIN_SQNR, O_JSON, O_NO_ZREF, O_LAMBDA,
+  O_MAX_ITER, O_BITS, O_SPARSITY, O_ZERO_POINT, O_ERROR_BUDGET, O_TER_FRACTION, O_FULL_DTYPE,
+  O_SIZE_WEIGHT, O_BITS_BY_DEPTH
 };
 
 static const tt_opt k_opts[] = {
@@ -45,8 +47,18 @@ static const tt_opt k_opts[] = {
     {"format", 0, 1, O_FORMAT, "FMT", "input format: safetensors or onnx (default: detect)"},
     {"level", 0, 1, O_LEVEL, "N", "zstd level 1..22 for the streams (default 19; also -1..-19)"},
     {"fast", 0, 0, O_FAST, NULL, "zstd level 1"},
-    {"quantize", 0, 1, O_QUANTIZE, "METHOD", "quantize picked tensors: twn (default lossless)"},
-    {"threshold", 0, 1, O_THRESHOLD, "X", "TWN threshold factor (default 0.7)"},
+    {"quantize", 0, 1, O_QUANTIZE, "METHOD", "twn, ec2t, binary, kbit, hybrid, adaptive (default lossless)"},
+    {"threshold", 0, 1, O_THRESHOLD, "X", "ternary threshold factor: twn ec2t hybrid adaptive (0.7)"},
+    {"lambda", 0, 1, O_LAMBDA, "X", "ec2t rate weight per bit, >= 0 (default 0.05)"},
+    {"max-iter", 0, 1, O_MAX_ITER, "N", "ec2t iterations at most (default 30)"},
+    {"bits", 0, 1, O_BITS, "N", "kbit code width 2..8 (default 4)"},
+    {"bits-by-depth", 0, 1, O_BITS_BY_DEPTH, "F:L", "kbit: F bits for the first picked tensor .. L for the last"},
+    {"sparsity", 0, 1, O_SPARSITY, "S", "kbit: prune this fraction of smallest |w| first (0)"},
+    {"zero-point", 0, 0, O_ZERO_POINT, NULL, "kbit: min/max range with a zero point per unit"},
+    {"error-budget", 0, 1, O_ERROR_BUDGET, "X", "hybrid: ternary filters have rel. error <= X (0.5)"},
+    {"ternary-fraction", 0, 1, O_TER_FRACTION, "F", "hybrid: ternarize this fraction of filters instead"},
+    {"full-dtype", 0, 1, O_FULL_DTYPE, "D", "hybrid: f16 (default) or f32 for the other filters"},
+    {"size-weight", 0, 1, O_SIZE_WEIGHT, "X", "adaptive: weight of bits/weight vs error (0.01)"},
     {"granularity", 0, 1, O_GRAN, "G", "scales per tensor, channel (default) or group"},
     {"group-size", 0, 1, O_GROUP, "N", "elements per group with --granularity group (256)"},
     {"axis", 0, 1, O_AXIS, "N|auto", "channel axis (auto: last for MatMul, else 0)"},
@@ -69,18 +81,39 @@ typedef struct pack_opts {
   int quantize; /* tt_method, -1: not given */
   tt_rule cli;  /* the rule --quantize builds */
   int cli_set;  /* a rule option was given (needs --quantize) */
+  const char *given[32]; /* policy keys the action options set, with their options */
+  const char *given_opt[32];
+  size_t ngiven;
   double max_rel, min_sqnr;
 } pack_opts;
 
 static int set_quantize(pack_opts *o, const char *arg) {
-  for (int m = 0; m < TT_M_COUNT_; m++)
-    if (strcmp(arg, tt_method_name(m)) == 0) {
-      if (!tt_method_available(m)) return tt_usage_error("--quantize %s is not available yet", arg);
-      o->quantize = m;
-      o->cli.action.method = m;
-      return 0;
-    }
-  return tt_usage_error("--quantize: unknown method '%s' (lossless, twn)", arg);
+  int m = tt_method_from_name(arg);
+  if (m < 0)
+    return tt_usage_error("--quantize: unknown method '%s' (lossless, twn, ec2t, binary, kbit, hybrid, adaptive)",
+                          arg);
+  if (!tt_method_available(m)) return tt_usage_error("--quantize %s is not available yet", arg);
+  o->quantize = m;
+  o->cli.action.method = m;
+  return 0;
+}
+
+/* "F:L" with F, L in 2..8. */
+static int set_depth(tt_action *a, const char *arg) {
+  unsigned f = 0, l = 0;
+  char end = 0;
+  if (sscanf(arg, "%u:%u%c", &f, &l, &end) != 2 || f < 2 || f > 8 || l < 2 || l > 8)
+    return tt_usage_error("--bits-by-depth: '%s' is not FIRST:LAST with both in 2..8", arg);
+  a->by_depth = 1, a->depth_first = f, a->depth_last = l;
+  return 0;
+}
+
+/* Remember that option `opt` set policy key `key` (checked against the method later). */
+static void given(pack_opts *o, const char *key, const char *opt) {
+  for (size_t i = 0; i < o->ngiven; i++)
+    if (strcmp(o->given[i], key) == 0) return;
+  if (o->ngiven < sizeof(o->given) / sizeof(o->given[0]))
+    o->given[o->ngiven] = key, o->given_opt[o->ngiven++] = opt;
 }
 
 static int add_ops(pack_opts *o, const char *list) {
@@ -103,11 +136,46 @@ static int rule_option(pack_opts *o, int id, const char *arg) {
   static const int gran_ids[] = {TCODEC_GRAN_TENSOR, TCODEC_GRAN_CHANNEL, TCODEC_GRAN_GROUP};
   static const char *const sd[] = {"f32", "f16", "bf16"};
   static const int sd_ids[] = {TCODEC_F32, TCODEC_F16, TCODEC_BF16};
+  static const char *const fd[] = {"f16", "f32"};
+  static const int fd_ids[] = {TCODEC_F16, TCODEC_F32};
   tt_action *a = &o->cli.action;
   uint64_t u = 0;
   o->cli_set = 1;
   switch (id) {
+    case O_THRESHOLD: given(o, "threshold", "--threshold"); break;
+    case O_GRAN: given(o, "granularity", "--granularity"); break;
+    case O_GROUP: given(o, "group_size", "--group-size"); break;
+    case O_AXIS: given(o, "axis", "--axis"); break;
+    case O_ASYM: given(o, "symmetric", "--asymmetric"); break;
+    case O_SCALE: given(o, "scale_dtype", "--scale-dtype"); break;
+    case O_LAMBDA: given(o, "lambda", "--lambda"); break;
+    case O_MAX_ITER: given(o, "max_iter", "--max-iter"); break;
+    case O_BITS: given(o, "bits", "--bits"); break;
+    case O_BITS_BY_DEPTH: given(o, "bits_by_depth", "--bits-by-depth"); break;
+    case O_SPARSITY: given(o, "sparsity", "--sparsity"); break;
+    case O_ZERO_POINT: given(o, "zero_point", "--zero-point"); break;
+    case O_ERROR_BUDGET: given(o, "error_budget", "--error-budget"); break;
+    case O_TER_FRACTION: given(o, "ternary_fraction", "--ternary-fraction"); break;
+    case O_FULL_DTYPE: given(o, "full_dtype", "--full-dtype"); break;
+    case O_SIZE_WEIGHT: given(o, "size_weight", "--size-weight"); break;
+    default: break;
+  }
+  switch (id) {
     case O_THRESHOLD: return tt_parse_double("--threshold", arg, 0.0, 100.0, &a->threshold);
+    case O_LAMBDA: return tt_parse_double("--lambda", arg, 0.0, 1e9, &a->lambda);
+    case O_MAX_ITER:
+      if (tt_parse_u64("--max-iter", arg, 0, 100000, &u) != 0) return TT_EXIT_USAGE;
+      return a->max_iter = (unsigned)u, 0;
+    case O_BITS:
+      if (tt_parse_u64("--bits", arg, 2, 8, &u) != 0) return TT_EXIT_USAGE;
+      return a->bits = (unsigned)u, 0;
+    case O_BITS_BY_DEPTH: return set_depth(a, arg);
+    case O_SPARSITY: return tt_parse_double("--sparsity", arg, 0.0, 1.0, &a->sparsity);
+    case O_ZERO_POINT: return a->zero_point = 1, 0;
+    case O_ERROR_BUDGET: return tt_parse_double("--error-budget", arg, 0.0, 1e9, &a->error_budget);
+    case O_TER_FRACTION: return tt_parse_double("--ternary-fraction", arg, 0.0, 1.0, &a->ternary_fraction);
+    case O_FULL_DTYPE: return enum_arg("--full-dtype", arg, fd, fd_ids, 2, &a->full_dtype);
+    case O_SIZE_WEIGHT: return tt_parse_double("--size-weight", arg, 0.0, 1e9, &a->size_weight);
     case O_GRAN: return enum_arg("--granularity", arg, grans, gran_ids, 3, &a->granularity);
     case O_GROUP: return tt_parse_u64("--group-size", arg, 1, 1ull << 32, &a->group_size);
     case O_AXIS:
@@ -177,6 +245,7 @@ typedef struct pack {
   tt_report rep;
   tt_out out;
   tcodec_writer *w;
+  tt_choice *choices; /* per tensor of the model (tt_policy_plan) */
   uint64_t total_bytes, done_bytes;
 } pack;
 
@@ -215,6 +284,9 @@ static tt_row *new_row(pack *p, const tcf_tensor *t, const tt_choice *c) {
   row->quantized = c->action.method != TT_M_LOSSLESS;
   row->note = c->note;
   row->sparsity = NAN;
+  row->act = c->action;
+  row->depth_index = c->depth_index;
+  row->depth_count = c->depth_count;
   tt_action_describe(&c->action, row->action, sizeof(row->action));
   return row;
 }
@@ -230,14 +302,47 @@ static int add_quantized(pack *p, const tcodec_tensor_desc *d, const tcf_tensor 
   return rc;
 }
 
-static int add_tensor(pack *p, const tcf_tensor *t) {
-  tt_tensor_view v = {t->name, t->dtype, t->ndim, t->shape, t->nelem, t->consumer_op};
-  tt_choice c;
-  tt_policy_choose(&p->policy, &v, &c);
-  if (c.action.method != TT_M_LOSSLESS && tt_count_nonfinite(t->dtype, t->data, (size_t)t->nelem) > 0) {
-    tt_action_init(&c.action, TT_M_LOSSLESS);
-    c.note = "non-finite values";
+/* 1 if a value is beyond the f16 range (hybrid's f16 full filters cannot hold it). */
+static int beyond_f16(const tcf_tensor *t) {
+  if (t->dtype == TCODEC_F16) return 0;
+  float *f = malloc(t->nelem ? (size_t)t->nelem * sizeof(float) : 1);
+  int beyond = 0;
+  if (f == NULL) return 0; /* the quantizer reports it */
+  tt_to_f32(t->dtype, t->data, (size_t)t->nelem, f);
+  for (uint64_t i = 0; i < t->nelem && !beyond; i++) beyond = fabsf(f[i]) > 65504.0f;
+  free(f);
+  return beyond;
+}
+
+/* The policy's choice for every tensor, before packing: bits_by_depth needs to know
+ * how many tensors each rule quantizes. */
+static int plan(pack *p) {
+  const tcf_model *m = &p->src.model;
+  tt_tensor_view *vs = calloc(m->ntensors ? m->ntensors : 1, sizeof(*vs));
+  p->choices = calloc(m->ntensors ? m->ntensors : 1, sizeof(*p->choices));
+  if (vs == NULL || p->choices == NULL) return free(vs), (tt_error(NULL, TT_NO_OFFSET, "out of memory"), TT_EXIT_ERROR);
+  for (size_t i = 0; i < m->ntensors; i++) {
+    const tcf_tensor *t = &m->tensors[i];
+    tt_choice c;
+    vs[i] = (tt_tensor_view){t->name, t->dtype, t->ndim, t->shape, t->nelem, t->consumer_op, 0};
+    tt_policy_choose(&p->policy, &vs[i], &c);
+    if (c.action.method != TT_M_LOSSLESS)
+      vs[i].nonfinite = tt_count_nonfinite(t->dtype, t->data, (size_t)t->nelem) > 0;
   }
+  tt_policy_plan(&p->policy, vs, m->ntensors, p->choices);
+  for (size_t i = 0; i < m->ntensors; i++) {
+    tt_choice *c = &p->choices[i];
+    if (c->action.method == TT_M_HYBRID && c->action.full_dtype == TCODEC_F16 && beyond_f16(&m->tensors[i])) {
+      tt_action_init(&c->action, TT_M_LOSSLESS);
+      c->note = "hybrid f16 filters cannot hold values beyond the f16 range";
+    }
+  }
+  free(vs);
+  return 0;
+}
+
+static int add_tensor(pack *p, const tcf_tensor *t, const tt_choice *cp) {
+  tt_choice c = *cp;
   if (new_row(p, t, &c) == NULL) return (tt_error(NULL, TT_NO_OFFSET, "out of memory"), TT_EXIT_ERROR);
   tcodec_tensor_desc d = {t->name, t->dtype, t->ndim, t->shape, (const char *const *)t->meta_keys,
                           (const char *const *)t->meta_values, t->meta_count};
@@ -281,9 +386,10 @@ static int write_tc(pack *p) {
   if (rc == 0) rc = tcodec_writer_begin(p->w, tt_out_write, &p->out);
   if (rc != 0) return writer_fail(p, "writer", rc);
   if ((rc = write_head(p)) != 0) return rc;
+  if ((rc = plan(p)) != 0) return rc;
   tt_progress_start("packing", p->o->verbosity < 0);
   for (size_t i = 0; i < p->src.model.ntensors; i++) {
-    if ((rc = add_tensor(p, &p->src.model.tensors[i])) != 0) return tt_progress_end(), rc;
+    if ((rc = add_tensor(p, &p->src.model.tensors[i], &p->choices[i])) != 0) return tt_progress_end(), rc;
     p->done_bytes += p->src.model.tensors[i].size;
     tt_progress_update(p->done_bytes, p->total_bytes);
   }
@@ -307,6 +413,19 @@ static double symbol_zeros(tcodec_reader *r, size_t idx, uint64_t nelem) {
   return size ? (double)zeros / (double)size : 0.0;
 }
 
+/* Ternary filters of a hybrid tensor: the popcount of its KINDS stream (1 bit per
+ * filter). */
+static uint64_t ternary_filters(tcodec_reader *r, size_t idx, uint64_t filters) {
+  uint64_t size = 0, n = 0;
+  if (tcodec_reader_stream_size(r, idx, TCODEC_ROLE_KINDS, &size) != 0) return 0;
+  uint8_t *k = malloc(size ? (size_t)size : 1);
+  if (k == NULL || tcodec_reader_decode_stream(r, idx, TCODEC_ROLE_KINDS, k, (size_t)size) != 0) return free(k), 0;
+  for (uint64_t i = 0; i < size; i++)
+    for (unsigned b = 0; b < 8; b++) n += k[i] >> b & 1u;
+  free(k);
+  return n < filters ? n : filters;
+}
+
 static int check_tensor(pack *p, tcodec_reader *r, const char *shown, tt_row *row, const tcf_tensor *t) {
   size_t idx = 0;
   tcodec_tensor_info info;
@@ -324,6 +443,10 @@ static int check_tensor(pack *p, tcodec_reader *r, const char *shown, tt_row *ro
   int same = size == t->size && (size == 0 || memcmp(buf, t->data, (size_t)size) == 0);
   if (info.encoding == TCODEC_ENC_TERNARY || info.encoding == TCODEC_ENC_BINARY)
     row->sparsity = symbol_zeros(r, idx, info.nelem);
+  if (info.encoding == TCODEC_ENC_HYBRID && info.ndim > 0) {
+    row->filters = info.shape[0];
+    row->ternary_filters = ternary_filters(r, idx, info.shape[0]);
+  }
   if (!row->quantized) {
     row->state = same ? TT_ROW_EXACT : TT_ROW_MISMATCH;
     if (!same) row->detail = "lossless tensor did not read back bit-exact";
@@ -419,7 +542,14 @@ static int check_options(pack_opts *o, size_t nin, const char **in) {
   if (o->policy_file != NULL && (o->quantize >= 0 || o->cli_set))
     return tt_usage_error("--policy cannot be combined with --quantize and its options");
   if (o->cli_set && o->quantize < 0)
-    return tt_usage_error("quantization options need --quantize twn (or a --policy file)");
+    return tt_usage_error("quantization options need --quantize METHOD (or a --policy file)");
+  for (size_t i = 0; o->quantize > 0 && i < o->ngiven; i++)
+    if (!tt_action_takes(o->quantize, o->given[i]))
+      return tt_usage_error("%s does not apply to --quantize %s", o->given_opt[i], tt_method_name(o->quantize));
+  for (size_t i = 0; i < o->ngiven; i++)
+    if (strcmp(o->given[i], "bits_by_depth") == 0)
+      for (size_t j = 0; j < o->ngiven; j++)
+        if (strcmp(o->given[j], "bits") == 0) return tt_usage_error("--bits and --bits-by-depth both given");
   if (o->to_stdout && o->output != NULL && strcmp(o->output, "-") != 0)
     return tt_usage_error("-c and -o FILE both given");
   if (o->policy_file != NULL && strcmp(o->policy_file, "-") == 0 && strcmp(o->input, "-") == 0)
@@ -463,6 +593,7 @@ int main(int argc, char **argv) {
   tt_source_free(&p.src);
   tt_policy_free(&p.policy);
   tt_report_free(&p.rep);
+  free(p.choices);
   free(p.out_path);
   tt_match_free(&o.cli.match); /* when no policy took it over */
   return rc;

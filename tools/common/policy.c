@@ -19,12 +19,24 @@ typedef struct pol_method {
 } pol_method;
 
 static const pol_method k_methods[TT_M_COUNT_] = {
-    {"lossless", 1}, {"twn", 1}, {"ec2t", 0}, {"kbit", 0}, {"hybrid", 0}};
+    {"lossless", 1}, {"twn", 1},    {"ec2t", 1},       {"kbit", 1},
+    {"hybrid", 1},   {"binary", 1}, {"adaptive_bt", 1}};
+
+/* tt_method -> tcodec_method */
+static const int k_lib_methods[TT_M_COUNT_] = {TCODEC_Q_LOSSLESS, TCODEC_Q_TWN,    TCODEC_Q_EC2T,
+                                               TCODEC_Q_KBIT,     TCODEC_Q_HYBRID, TCODEC_Q_BINARY,
+                                               TCODEC_Q_ADAPTIVE_BT};
 
 static const char *const k_grans[] = {"tensor", "channel", "group"}; /* = TCODEC_GRAN_* */
 
 const char *tt_method_name(int method) {
   return method >= 0 && method < TT_M_COUNT_ ? k_methods[method].name : "?";
+}
+
+int tt_method_from_name(const char *name) {
+  for (int m = 0; m < TT_M_COUNT_; m++)
+    if (strcmp(name, k_methods[m].name) == 0) return m;
+  return strcmp(name, "adaptive") == 0 ? TT_M_ADAPTIVE : -1;
 }
 
 int tt_method_available(int method) {
@@ -42,7 +54,13 @@ void tt_action_init(tt_action *a, int method) {
   a->group_size = 256;
   a->symmetric = 1;
   a->scale_dtype = TCODEC_F32;
+  a->lambda = 0.05;
+  a->max_iter = 30;
   a->bits = 4;
+  a->full_dtype = TCODEC_F16;
+  a->error_budget = 0.5;
+  a->size_weight = 0.01;
+  a->depth_first = a->depth_last = 4;
 }
 
 void tt_match_init(tt_match *m) {
@@ -65,6 +83,8 @@ typedef enum pol_kind {
   PK_GRAN,     /* int, "tensor" | "channel" | "group" */
   PK_AXIS,     /* int, unsigned integer or "auto" */
   PK_SDTYPE,   /* int, "f32" | "f16" | "bf16" */
+  PK_FDTYPE,   /* int, "f16" | "f32" */
+  PK_DEPTH,    /* tt_action by_depth/depth_first/depth_last: {"first": 2..8, "last": 2..8} */
   PK_GLOBS,    /* char **, size_t: string or array of strings */
   PK_DTYPES    /* uint32_t mask: string or array of dtype names */
 } pol_kind;
@@ -78,21 +98,30 @@ typedef struct pol_key {
 } pol_key;
 
 #define MB(m) (1u << (m))
-#define QUANT_METHODS (MB(TT_M_TWN) | MB(TT_M_EC2T) | MB(TT_M_KBIT))
+/* methods with a scale unit (tensor, channel, group); hybrid's unit is the filter */
+#define QUANT_METHODS \
+  (MB(TT_M_TWN) | MB(TT_M_EC2T) | MB(TT_M_KBIT) | MB(TT_M_BINARY) | MB(TT_M_ADAPTIVE))
+#define TERNARY_METHODS (MB(TT_M_TWN) | MB(TT_M_EC2T) | MB(TT_M_HYBRID) | MB(TT_M_ADAPTIVE))
 #define AF(field) offsetof(tt_action, field), 0
 #define MF(field) offsetof(tt_match, field), 0
 
 static const pol_key k_action_keys[] = {
-    {"threshold", PK_NUMBER, AF(threshold), 0.0, 100.0, MB(TT_M_TWN)},
+    {"threshold", PK_NUMBER, AF(threshold), 0.0, 100.0, TERNARY_METHODS},
     {"granularity", PK_GRAN, AF(granularity), 0, 0, QUANT_METHODS},
     {"axis", PK_AXIS, AF(axis), 0, 31, QUANT_METHODS | MB(TT_M_HYBRID)},
     {"group_size", PK_U64, AF(group_size), 1, 4294967296.0, QUANT_METHODS},
     {"symmetric", PK_BOOL, AF(symmetric), 0, 0, QUANT_METHODS | MB(TT_M_HYBRID)},
     {"scale_dtype", PK_SDTYPE, AF(scale_dtype), 0, 0, QUANT_METHODS | MB(TT_M_HYBRID)},
     {"lambda", PK_NUMBER, AF(lambda), 0.0, 1e9, MB(TT_M_EC2T)},
+    {"max_iter", PK_UINT, AF(max_iter), 0, 100000, MB(TT_M_EC2T)},
     {"bits", PK_UINT, AF(bits), 2, 8, MB(TT_M_KBIT)},
-    {"sparsity", PK_NUMBER, AF(sparsity), 0.0, 1.0, MB(TT_M_EC2T) | MB(TT_M_KBIT)},
+    {"bits_by_depth", PK_DEPTH, AF(by_depth), 2, 8, MB(TT_M_KBIT)},
+    {"sparsity", PK_NUMBER, AF(sparsity), 0.0, 1.0, MB(TT_M_KBIT)},
+    {"zero_point", PK_BOOL, AF(zero_point), 0, 0, MB(TT_M_KBIT)},
+    {"full_dtype", PK_FDTYPE, AF(full_dtype), 0, 0, MB(TT_M_HYBRID)},
+    {"error_budget", PK_NUMBER, AF(error_budget), 0.0, 1e9, MB(TT_M_HYBRID)},
     {"ternary_fraction", PK_NUMBER, AF(ternary_fraction), 0.0, 1.0, MB(TT_M_HYBRID)},
+    {"size_weight", PK_NUMBER, AF(size_weight), 0.0, 1e9, MB(TT_M_ADAPTIVE)},
 };
 
 static const pol_key k_match_keys[] = {
@@ -359,10 +388,40 @@ static int add_dtype(pol_ctx *c, void *dst, const char *s) {
 
 static void *field(void *base, size_t off) { return (char *)base + off; }
 
+/* "bits_by_depth": {"first": F, "last": L}, both integers in [k->lo, k->hi]; base is
+ * the tt_action. */
+static int get_depth(pol_ctx *c, json_t *v, const pol_key *k, void *base) {
+  tt_action *a = base;
+  const char *key;
+  json_t *x;
+  int have_first = 0, have_last = 0;
+  if (!json_is_object(v))
+    return fail(c, "must be an object {\"first\": bits, \"last\": bits}, not %s", type_name(v));
+  json_object_foreach(v, key, x) {
+    uint64_t u = 0;
+    int rc = 0;
+    push(c, key, 0);
+    if (strcmp(key, "first") == 0 || strcmp(key, "last") == 0) {
+      rc = get_integer(c, x, k, &u);
+      if (rc == 0 && key[0] == 'f') a->depth_first = (unsigned)u, have_first = 1;
+      if (rc == 0 && key[0] == 'l') a->depth_last = (unsigned)u, have_last = 1;
+    } else if (strcmp(key, "comment") != 0) {
+      rc = fail(c, "unknown key (bits_by_depth takes first, last, comment)");
+    }
+    pop(c);
+    if (rc != 0) return rc;
+  }
+  if (!have_first || !have_last) return fail(c, "needs both \"first\" and \"last\"");
+  a->by_depth = 1;
+  return 0;
+}
+
 /* Store v into the field `k` describes, in the struct at base. */
 static int set_field(pol_ctx *c, const pol_key *k, json_t *v, void *base) {
   static const char *const sdtypes[] = {"f32", "f16", "bf16"};
   static const int sdtype_ids[] = {TCODEC_F32, TCODEC_F16, TCODEC_BF16};
+  static const char *const fdtypes[] = {"f16", "f32"};
+  static const int fdtype_ids[] = {TCODEC_F16, TCODEC_F32};
   uint64_t u = 0;
   int e = 0;
   switch (k->kind) {
@@ -384,6 +443,10 @@ static int set_field(pol_ctx *c, const pol_key *k, json_t *v, void *base) {
     case PK_SDTYPE:
       if (get_enum(c, v, sdtypes, 3, &e) != 0) return -1;
       return *(int *)field(base, k->off) = sdtype_ids[e], 0;
+    case PK_FDTYPE:
+      if (get_enum(c, v, fdtypes, 2, &e) != 0) return -1;
+      return *(int *)field(base, k->off) = fdtype_ids[e], 0;
+    case PK_DEPTH: return get_depth(c, v, k, base);
     case PK_GLOBS: {
       glob_dst g = {field(base, k->off), field(base, k->off_n)};
       return get_list(c, v, add_glob, &g);
@@ -468,6 +531,12 @@ static int parse_action(pol_ctx *c, json_t *obj, tt_action *a, tt_match *m) {
     }
     pop(c);
     if (rc != 0) return rc;
+  }
+  if (json_object_get(obj, "bits") != NULL && json_object_get(obj, "bits_by_depth") != NULL) {
+    push(c, "bits_by_depth", 0);
+    int rc = fail(c, "cannot be combined with \"bits\"");
+    pop(c);
+    return rc;
   }
   return 0;
 }
@@ -600,6 +669,16 @@ static const char *resolve(tt_action *a, const tt_tensor_view *t) {
         t->dtype == TCODEC_F64))
     return "not a f32, f16, bf16 or f64 tensor";
   if (t->nelem == 0) return "empty tensor";
+  if (t->nonfinite) return "non-finite values";
+  if (a->method == TT_M_HYBRID) { /* the library's unit is the filter: slices along axis 0 */
+    if (t->ndim == 0) return "hybrid needs a tensor with at least one dimension";
+    if (a->axis == TT_AXIS_AUTO) a->axis = 0;
+    if (a->axis != 0) return "hybrid filters lie along axis 0";
+    a->granularity = TCODEC_GRAN_CHANNEL;
+    return NULL;
+  }
+  if (a->method == TT_M_KBIT && !a->symmetric)
+    return "k-bit is symmetric only (zero_point gives an asymmetric range)";
   if (a->granularity == TCODEC_GRAN_CHANNEL) {
     if (a->axis == TT_AXIS_AUTO)
       a->axis = t->op != NULL && strcmp(t->op, "MatMul") == 0 && t->ndim == 2 ? 1 : 0;
@@ -619,28 +698,108 @@ void tt_policy_choose(const tt_policy *p, const tt_tensor_view *t, tt_choice *c)
       break;
     }
   }
+  c->depth_index = c->depth_count = 0;
   c->note = resolve(&c->action, t);
   if (c->note != NULL) tt_action_init(&c->action, TT_M_LOSSLESS);
+  else if (c->action.by_depth) c->action.bits = c->action.depth_first;
+}
+
+unsigned tt_depth_bits(unsigned first, unsigned last, size_t i, size_t m) {
+  double v = (double)first;
+  if (m > 1) v += ((double)last - (double)first) * (double)i / (double)(m - 1);
+  v = v < 2.0 ? 2.0 : v > 8.0 ? 8.0 : v;
+  return (unsigned)(v + 0.5); /* v >= 2: round half away from zero */
+}
+
+/* The group of a choice for bits_by_depth: its rule + 1 (0: the default), or -1. */
+static long depth_group(const tt_choice *c) {
+  return c->action.method == TT_M_KBIT && c->action.by_depth ? (long)c->rule + 1 : -1;
+}
+
+void tt_policy_plan(const tt_policy *p, const tt_tensor_view *ts, size_t n, tt_choice *out) {
+  size_t ng = p->nrules + 1;
+  for (size_t i = 0; i < n; i++) tt_policy_choose(p, &ts[i], &out[i]);
+  size_t *count = calloc(ng, sizeof(size_t)), *seen = calloc(ng, sizeof(size_t));
+  if (count != NULL && seen != NULL) {
+    for (size_t i = 0; i < n; i++)
+      if (depth_group(&out[i]) >= 0) count[depth_group(&out[i])]++;
+    for (size_t i = 0; i < n; i++) {
+      long g = depth_group(&out[i]);
+      if (g < 0) continue;
+      tt_action *a = &out[i].action;
+      out[i].depth_index = (unsigned)seen[g];
+      out[i].depth_count = (unsigned)count[g];
+      a->bits = tt_depth_bits(a->depth_first, a->depth_last, seen[g]++, count[g]);
+    }
+  } else { /* out of memory: O(n^2) counting */
+    for (size_t i = 0; i < n; i++) {
+      long g = depth_group(&out[i]);
+      size_t before = 0, m = 0;
+      if (g < 0) continue;
+      for (size_t j = 0; j < n; j++)
+        if (depth_group(&out[j]) == g) m++, before += j < i;
+      out[i].depth_index = (unsigned)before;
+      out[i].depth_count = (unsigned)m;
+      out[i].action.bits = tt_depth_bits(out[i].action.depth_first, out[i].action.depth_last, before, m);
+    }
+  }
+  free(count);
+  free(seen);
 }
 
 void tt_action_request(const tt_action *a, tcodec_request *req) {
   tcodec_request_init(req);
-  req->method = a->method == TT_M_TWN ? TCODEC_Q_TWN : TCODEC_Q_LOSSLESS;
+  req->method = a->method >= 0 && a->method < TT_M_COUNT_ ? k_lib_methods[a->method] : TCODEC_Q_LOSSLESS;
   req->granularity = a->granularity;
   req->axis = a->axis >= 0 ? (unsigned)a->axis : 0;
   req->group_size = a->group_size;
   req->symmetric = a->symmetric;
   req->scale_dtype = a->scale_dtype;
   req->threshold = a->threshold;
+  req->lambda = a->lambda;
+  req->max_iter = a->max_iter;
+  req->bits = a->bits;
+  req->sparsity = a->sparsity;
+  req->zero_point = a->zero_point;
+  req->full_dtype = a->full_dtype;
+  req->error_budget = a->error_budget;
+  req->ternary_fraction = a->ternary_fraction;
+  req->size_weight = a->size_weight;
+  if (a->method == TT_M_HYBRID) req->granularity = TCODEC_GRAN_CHANNEL, req->axis = 0;
+}
+
+int tt_action_takes(int method, const char *key) {
+  const pol_key *k = find_key(k_action_keys, NKEYS(k_action_keys), key);
+  return k != NULL && method >= 0 && method < TT_M_COUNT_ && (k->methods & MB(method)) != 0;
 }
 
 void tt_action_describe(const tt_action *a, char *buf, size_t cap) {
-  char gran[48];
-  if (a->method == TT_M_LOSSLESS) {
+  char gran[48] = "", par[160] = "";
+  size_t len = 0;
+  int m = a->method;
+  if (m == TT_M_LOSSLESS) {
     snprintf(buf, cap, "lossless");
     return;
   }
-  if (a->granularity == TCODEC_GRAN_CHANNEL && a->axis == TT_AXIS_AUTO)
+#define PAR(...) \
+  (len += len < sizeof(par) ? (size_t)snprintf(par + len, sizeof(par) - len, __VA_ARGS__) : 0)
+  if (m == TT_M_EC2T) PAR(" lambda=%g max_iter=%u", a->lambda, a->max_iter);
+  if (m == TT_M_KBIT) {
+    PAR(" bits=%u", a->bits);
+    if (a->by_depth) PAR(" by_depth=%u:%u", a->depth_first, a->depth_last);
+    PAR(" sparsity=%g%s", a->sparsity, a->zero_point ? " zero_point" : "");
+  }
+  if (m == TT_M_HYBRID) {
+    PAR(" full=%s", tcodec_dtype_name(a->full_dtype));
+    if (a->ternary_fraction > 0) PAR(" ternary_fraction=%g", a->ternary_fraction);
+    else PAR(" error_budget=%g", a->error_budget);
+  }
+  if (m == TT_M_ADAPTIVE) PAR(" size_weight=%g", a->size_weight);
+  if (tt_action_takes(m, "threshold")) PAR(" threshold=%g", a->threshold);
+#undef PAR
+  if (m == TT_M_HYBRID)
+    snprintf(gran, sizeof(gran), "filters axis=0");
+  else if (a->granularity == TCODEC_GRAN_CHANNEL && a->axis == TT_AXIS_AUTO)
     snprintf(gran, sizeof(gran), "channel axis=auto");
   else if (a->granularity == TCODEC_GRAN_CHANNEL)
     snprintf(gran, sizeof(gran), "channel axis=%d", a->axis);
@@ -648,6 +807,34 @@ void tt_action_describe(const tt_action *a, char *buf, size_t cap) {
     snprintf(gran, sizeof(gran), "group size=%llu", (unsigned long long)a->group_size);
   else
     snprintf(gran, sizeof(gran), "tensor");
-  snprintf(buf, cap, "%s threshold=%g %s %s scales=%s", tt_method_name(a->method), a->threshold,
-           gran, a->symmetric ? "symmetric" : "asymmetric", tcodec_dtype_name(a->scale_dtype));
+  snprintf(buf, cap, "%s%s %s %s scales=%s", tt_method_name(m), par, gran,
+           a->symmetric ? "symmetric" : "asymmetric", tcodec_dtype_name(a->scale_dtype));
+}
+
+json_t *tt_action_json(const tt_action *a) {
+  json_t *o = json_object();
+  json_object_set_new(o, "method", json_string(tt_method_name(a->method)));
+  for (size_t i = 0; i < NKEYS(k_action_keys); i++) {
+    const pol_key *k = &k_action_keys[i];
+    const void *f = (const char *)a + k->off;
+    json_t *v = NULL;
+    if (a->method < 0 || a->method >= TT_M_COUNT_ || !(k->methods & MB(a->method))) continue;
+    switch (k->kind) {
+      case PK_NUMBER: v = json_real(*(const double *)f); break;
+      case PK_U64: v = json_integer((json_int_t) * (const uint64_t *)f); break;
+      case PK_UINT: v = json_integer((json_int_t) * (const unsigned *)f); break;
+      case PK_BOOL: v = json_boolean(*(const int *)f); break;
+      case PK_GRAN: v = json_string(tt_granularity_name(*(const int *)f)); break;
+      case PK_AXIS: v = *(const int *)f == TT_AXIS_AUTO ? json_string("auto") : json_integer(*(const int *)f); break;
+      case PK_SDTYPE:
+      case PK_FDTYPE: v = json_string(tcodec_dtype_name(*(const int *)f)); break;
+      case PK_DEPTH:
+        if (a->by_depth) v = json_pack("{s:I, s:I}", "first", (json_int_t)a->depth_first, "last", (json_int_t)a->depth_last);
+        break;
+      case PK_GLOBS:
+      case PK_DTYPES: break;
+    }
+    if (v != NULL) json_object_set_new(o, k->key, v);
+  }
+  return o;
 }

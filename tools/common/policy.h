@@ -25,12 +25,13 @@
 typedef enum tt_method {
   TT_M_LOSSLESS = 0, /* the tensor's bytes, exactly (exact ternary/binary detected) */
   TT_M_TWN = 1,      /* Ternary Weight Networks: threshold x mean|w|, per unit */
-  /* Reserved for the next quantizers: recognised by the parser, refused as
-   * "not available yet" until the library has them. */
-  TT_M_EC2T = 2,     /* entropy-constrained ternary: "lambda", "sparsity" */
-  TT_M_KBIT = 3,     /* uniform k-bit: "bits", "sparsity" */
-  TT_M_HYBRID = 4,   /* per-filter full or ternary: "ternary_fraction" */
-  TT_M_COUNT_ = 5
+  TT_M_EC2T = 2,     /* entropy-constrained ternary: "lambda", "max_iter", "threshold" */
+  TT_M_KBIT = 3,     /* uniform k-bit: "bits", "sparsity", "zero_point", "bits_by_depth" */
+  TT_M_HYBRID = 4,   /* per-filter full or ternary: "full_dtype", "error_budget",
+                        "ternary_fraction", "threshold" */
+  TT_M_BINARY = 5,   /* binary {-w_n, +w_p} by sign */
+  TT_M_ADAPTIVE = 6, /* "adaptive_bt": binary or ternary per tensor: "size_weight", "threshold" */
+  TT_M_COUNT_ = 7
 } tt_method;
 
 #define TT_AXIS_AUTO (-1) /* MatMul weights (2-D): last axis; everything else: axis 0 */
@@ -44,11 +45,17 @@ typedef struct tt_action {
   uint64_t group_size;   /* TCODEC_GRAN_GROUP, default 256 */
   int symmetric;         /* default 1 */
   int scale_dtype;       /* TCODEC_F32 (default), F16, BF16 */
-  /* parameters of the reserved methods (parsed and range-checked already) */
-  double lambda;
-  unsigned bits;
-  double sparsity;
-  double ternary_fraction;
+  double lambda;         /* ec2t: default 0.05 */
+  unsigned max_iter;     /* ec2t: default 30 */
+  unsigned bits;         /* kbit: default 4 */
+  double sparsity;       /* kbit: default 0 */
+  int zero_point;        /* kbit: default 0 */
+  int full_dtype;        /* hybrid: TCODEC_F16 (default) or F32 */
+  double error_budget;   /* hybrid: default 0.5 */
+  double ternary_fraction; /* hybrid: default 0 (use error_budget) */
+  double size_weight;    /* adaptive_bt: default 0.01 */
+  int by_depth;          /* kbit: bits from depth_first .. depth_last (tt_policy_plan) */
+  unsigned depth_first, depth_last;
 } tt_action;
 
 typedef struct tt_match {
@@ -109,28 +116,53 @@ typedef struct tt_tensor_view {
   const uint64_t *shape;
   uint64_t nelem;
   const char *op;        /* consumer operator, "" if unknown */
+  int nonfinite;         /* 1: the data holds NaN or Inf (always lossless) */
 } tt_tensor_view;
 
 typedef struct tt_choice {
   int rule;              /* index of the first matching rule, -1: the default */
   tt_action action;      /* with the axis resolved; method LOSSLESS when overridden */
   const char *note;      /* NULL, or why a quantizing action fell back to lossless */
+  /* bits_by_depth (after tt_policy_plan): this tensor is the depth_index-th
+   * (0-based) of depth_count tensors its rule quantizes; action.bits is set. */
+  unsigned depth_index, depth_count;
 } tt_choice;
 
+/* The choice for one tensor alone (a bits_by_depth action keeps depth_first as
+ * its bits: use tt_policy_plan for a whole model). */
 void tt_policy_choose(const tt_policy *p, const tt_tensor_view *t, tt_choice *c);
 
-/* "lossless", "twn", ...; "?" for others. */
+/* The choices for all n tensors of a model, in model order: tt_policy_choose for
+ * each, then for every bits_by_depth action the i-th of the m tensors it quantizes
+ * gets bits = round(first + (last - first) * i / (m - 1)) (m = 1: first), clamped
+ * to 2..8. out has n entries. */
+void tt_policy_plan(const tt_policy *p, const tt_tensor_view *ts, size_t n, tt_choice *out);
+
+/* bits for the i-th of m (the formula above). */
+unsigned tt_depth_bits(unsigned first, unsigned last, size_t i, size_t m);
+
+/* "lossless", "twn", "ec2t", "kbit", "hybrid", "binary", "adaptive_bt"; "?" for others. */
 const char *tt_method_name(int method);
+/* The method named (also "adaptive" for adaptive_bt); -1 if none. */
+int tt_method_from_name(const char *name);
 /* 1 if tcpack can run the method now. */
 int tt_method_available(int method);
 /* "tensor", "channel", "group". */
 const char *tt_granularity_name(int granularity);
 
+/* 1 if the action key (as spelled in the policy file) applies to the method. */
+int tt_action_takes(int method, const char *key);
+
 /* Library request for a quantizing action (method must be available). */
 void tt_action_request(const tt_action *a, tcodec_request *req);
 
-/* One-line description ("twn threshold=0.7 channel axis=0 symmetric f32 scales")
- * into buf. */
+/* One-line description ("twn threshold=0.7 channel axis=0 symmetric scales=f32"),
+ * naming only the parameters the method takes, into buf. */
 void tt_action_describe(const tt_action *a, char *buf, size_t cap);
+
+/* The action as a JSON object (jansson json_t *): "method" and the parameters the
+ * method takes. New reference. */
+struct json_t;
+struct json_t *tt_action_json(const tt_action *a);
 
 #endif

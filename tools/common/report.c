@@ -108,6 +108,18 @@ static void print_row(FILE *f, const tt_row *w) {
           (unsigned long long)w->stored_bytes, w->bits_per_weight, sq, rel, mx, cs, zs,
           w->below ? "  BELOW" : "");
   if (w->detail != NULL) fprintf(f, "      %s\n", w->detail);
+  if (w->quantized || w->note != NULL) {
+    char rule[24], extra[96] = "";
+    if (w->rule >= 0) snprintf(rule, sizeof(rule), "rule %d", w->rule);
+    else snprintf(rule, sizeof(rule), "default");
+    if (w->depth_count > 0)
+      snprintf(extra, sizeof(extra), "; depth %u of %u", w->depth_index + 1, w->depth_count);
+    if (w->act.method == TT_M_HYBRID && w->state != TT_ROW_MISSING)
+      snprintf(extra, sizeof(extra), "; %llu of %llu filters ternary", (unsigned long long)w->ternary_filters,
+               (unsigned long long)w->filters);
+    fprintf(f, "      %s: %s%s%s%s\n", rule, w->action, extra, w->note != NULL ? "; lossless: " : "",
+            w->note != NULL ? w->note : "");
+  }
 }
 
 static void print_table(const tt_report *r, FILE *f) {
@@ -180,18 +192,7 @@ static json_t *strlist(char *const *v, size_t n) {
   return a;
 }
 
-static json_t *action_json(const tt_action *a) {
-  json_t *o = json_object();
-  json_object_set_new(o, "method", json_string(tt_method_name(a->method)));
-  if (a->method == TT_M_LOSSLESS) return o;
-  json_object_set_new(o, "threshold", json_real(a->threshold));
-  json_object_set_new(o, "granularity", json_string(tt_granularity_name(a->granularity)));
-  json_object_set_new(o, "axis", a->axis == TT_AXIS_AUTO ? json_string("auto") : json_integer(a->axis));
-  json_object_set_new(o, "group_size", u64(a->group_size));
-  json_object_set_new(o, "symmetric", json_boolean(a->symmetric));
-  json_object_set_new(o, "scale_dtype", json_string(tcodec_dtype_name(a->scale_dtype)));
-  return o;
-}
+static json_t *action_json(const tt_action *a) { return tt_action_json(a); }
 
 static json_t *match_json(const tt_match *m) {
   json_t *o = json_object();
@@ -213,9 +214,12 @@ static json_t *match_json(const tt_match *m) {
 
 static json_t *policy_json(const tt_policy *p) {
   json_t *o = json_object(), *rules = json_array();
-  json_object_set_new(o, "default", action_json(&p->def));
+  json_t *def = action_json(&p->def);
+  if (p->def.by_depth) json_object_del(def, "bits");
+  json_object_set_new(o, "default", def);
   for (size_t i = 0; i < p->nrules; i++) {
     json_t *r = action_json(&p->rules[i].action);
+    if (p->rules[i].action.by_depth) json_object_del(r, "bits"); /* chosen per tensor */
     json_object_set_new(r, "index", u64(i));
     json_object_set_new(r, "match", match_json(&p->rules[i].match));
     if (p->rules[i].line) json_object_set_new(r, "line", u64(p->rules[i].line));
@@ -252,6 +256,17 @@ static json_t *row_json(const tt_row *w, int with_policy) {
     json_object_set_new(o, "quantized", json_boolean(w->quantized));
     json_object_set_new(o, "rule", w->rule >= 0 ? json_integer(w->rule) : json_null());
     json_object_set_new(o, "action", json_string(w->action));
+    json_object_set_new(o, "method", json_string(tt_method_name(w->act.method)));
+    json_t *par = action_json(&w->act);
+    json_object_del(par, "method");
+    if (w->depth_count > 0)
+      json_object_set_new(par, "depth", json_pack("{s:I, s:I}", "index", (json_int_t)w->depth_index, "count",
+                                                  (json_int_t)w->depth_count));
+    if (w->act.method == TT_M_HYBRID && w->state != TT_ROW_MISSING) {
+      json_object_set_new(par, "filters", u64(w->filters));
+      json_object_set_new(par, "ternary_filters", u64(w->ternary_filters));
+    }
+    json_object_set_new(o, "params", par);
     json_object_set_new(o, "note", str_or_null(w->note));
   }
   if (w->detail != NULL) json_object_set_new(o, "detail", json_string(w->detail));

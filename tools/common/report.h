@@ -32,7 +32,10 @@ typedef struct tt_row {
   double bits_per_weight;   /* stored_bytes * 8 / nelem */
   double sparsity;          /* fraction of zero symbols (ternary/binary) or values */
   int rule;                 /* policy rule index, -1: default */
-  char action[96];          /* what the policy chose, described */
+  char action[192];         /* what the policy chose, described */
+  tt_action act;            /* the action as applied (method LOSSLESS when not quantized) */
+  unsigned depth_index, depth_count; /* bits_by_depth: i-th of m tensors of its rule (m > 0) */
+  uint64_t filters, ternary_filters; /* hybrid: filters (shape[0]) and how many are ternary */
   const char *note;         /* why a quantizer fell back to lossless, or NULL */
   const char *detail;       /* TT_ROW_MISSING / MISMATCH: why */
   int below;                /* fails --max-rel-error / --min-sqnr */
