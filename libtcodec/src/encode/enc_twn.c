@@ -152,21 +152,11 @@ static int twn_alloc(tc_mem *m, twn *t) {
 
 static int twn_check(const tcodec_request *req, int dtype, tc_params *p, char *err,
                      size_t err_cap) {
-  if (dtype != TCODEC_F64 && dtype != TCODEC_F32 && dtype != TCODEC_F16 && dtype != TCODEC_BF16)
-    return tc_enc_say(err, err_cap, TCODEC_E_UNSUPPORTED_DTYPE, "TWN needs a float dtype, not %d", dtype);
+  int rc = tc_quant_check_float(req, dtype, "TWN", p, err, err_cap);
+  if (rc != 0) return rc;
   if (!(req->threshold >= 0.0 && isfinite(req->threshold)))
     return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "TWN threshold %g is not finite and >= 0",
-               req->threshold);
-  if (req->scale_dtype != TCODEC_F32 && req->scale_dtype != TCODEC_F16 &&
-      req->scale_dtype != TCODEC_BF16)
-    return tc_enc_say(err, err_cap, TCODEC_E_PARAMS, "scale dtype %d is not f32, f16 or bf16",
-               req->scale_dtype);
-  memset(p, 0, sizeof *p);
-  p->gran = req->granularity;
-  p->axis = req->axis;
-  p->group = req->group_size;
-  p->sym = req->symmetric != 0;
-  p->sdtype = req->scale_dtype;
+                      req->threshold);
   return 0;
 }
 
