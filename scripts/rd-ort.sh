@@ -13,8 +13,8 @@
 # Prints a table per model and writes OUT/summary.md and OUT/summary.json
 # (OUT = BUILD_DIR/rd-ort, or $TCODEC_RDORT_OUT). Reports; judges nothing.
 #
-# Needs: the tools in BUILD_DIR/bin (built with cmake if missing), the models in models/
-# (scripts/fetch-models.sh), onnxruntime-node in tests/e2e/node_modules (see scripts/e2e-ocr.sh),
+# Needs (each set up when missing): the tools in BUILD_DIR/bin (cmake), the models in models/
+# (scripts/fetch-models.sh), onnxruntime-node in tests/e2e/node_modules (npm ci),
 # node and /usr/bin/python3.
 #
 # Environment:
@@ -52,9 +52,12 @@ fi
 TCPACK=$BUILD/bin/tcpack
 TCUNPACK=$BUILD/bin/tcunpack
 { [ -x "$TCPACK" ] && [ -x "$TCUNPACK" ]; } || die "no tcpack/tcunpack in $BUILD/bin"
-[ -d "$E2E/node_modules/onnxruntime-node" ] ||
-  die "onnxruntime-node missing: cd tests/e2e && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts"
-command -v node >/dev/null || die "node not found"
+command -v node >/dev/null || die "node not found (scripts/setup-debian.sh --optional)"
+if [ ! -d "$E2E/node_modules/onnxruntime-node" ]; then
+  echo "rd-ort.sh: npm ci in tests/e2e (onnxruntime-node)" >&2
+  (cd "$E2E" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund \
+    --loglevel=error) || die "npm ci failed in tests/e2e"
+fi
 
 declare -A FILE=(
   [det]=ch_PP-OCRv4_det_infer.onnx
@@ -63,7 +66,10 @@ declare -A FILE=(
 )
 for m in $ONLY; do
   [ -n "${FILE[$m]:-}" ] || die "unknown model '$m' (det rec cls)"
-  [ -f "$MODELS/${FILE[$m]}" ] || die "missing $MODELS/${FILE[$m]} (run scripts/fetch-models.sh)"
+  if [ ! -f "$MODELS/${FILE[$m]}" ]; then
+    bash "$ROOT/scripts/fetch-models.sh" "$MODELS" >/dev/null || die "fetching the models failed"
+  fi
+  [ -f "$MODELS/${FILE[$m]}" ] || die "missing $MODELS/${FILE[$m]}"
 done
 
 OPS="--ops Conv,MatMul,Gemm"
