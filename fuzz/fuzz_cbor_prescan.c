@@ -24,7 +24,7 @@
 
 /* Set by ref_item when a text string is not UTF-8 (RFC 3629). CBOR calls that
  * well-formed but invalid: the pre-scan lets it through, libcbor's cbor_load
- * refuses it (CBOR_ERR_SYNTAXERROR) and tc_dir_parse reports E_DIR_CBOR. */
+ * refuses it (CBOR_ERR_SYNTAXERROR) and tc_dir_parse reports E_DIR_SCHEMA. */
 static int ref_bad_utf8;
 
 static int utf8_ok(const uint8_t *s, size_t n) {

@@ -256,6 +256,14 @@ static void fz_decode_streams(tcodec_reader *r, fz_alloc *a, size_t idx,
       t2->known = 0;
       continue;
     }
+    if (ti->encoding < TCODEC_ENC_RAW || ti->encoding > TCODEC_ENC_HYBRID) {
+      /* spec T1: the single-stream form refuses an unknown encoding, at dir_offset */
+      uint8_t one = 0;
+      FZ_CHECK(tcodec_reader_decode_stream(r, idx, role, &one, 0) ==
+               TCODEC_E_UNSUPPORTED_ENCODING);
+      t2->known = 0;
+      continue;
+    }
     uint64_t live = a->live_bytes;
     uint8_t *b1 = fz_malloc(len), *b2 = fz_malloc(len);
     memset(b1, 0xA5, (size_t)len);

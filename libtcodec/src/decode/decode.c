@@ -249,6 +249,8 @@ int tcodec_reader_decode_stream(tcodec_reader *r, size_t index, int role, void *
   int rc = tcodec_reader_stream_size(r, index, role, &len);
   if (rc != 0) return rc;
   const tc_tensor *t = &r->tensors[index];
+  const tc_encoding_ops *ops; /* spec T1: the single-stream form also needs a known encoding */
+  if ((rc = tc_ops_of(r, t, &ops)) != 0) return rc;
   if (len > dst_cap)
     return tc_rfail(r, TCODEC_E_DST_SIZE, UINT64_MAX, "stream needs %llu bytes, got %zu",
                     (unsigned long long)len, dst_cap);
